@@ -10,6 +10,7 @@ from robopg.envs.registry import (
     TaskSpec,
     make_vector_env,
     resolve_task,
+    task_rows,
 )
 from robopg.envs.vector import StepResult, VectorEnv, check_actions
 
@@ -23,4 +24,5 @@ __all__ = [
     "check_actions",
     "make_vector_env",
     "resolve_task",
+    "task_rows",
 ]

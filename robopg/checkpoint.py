@@ -1,0 +1,147 @@
+"""Checkpoints: one ``.safetensors`` file holding tensors plus a JSON header. Never pickle.
+
+Why one file: safetensors stores a string-to-string ``__metadata__`` map in its header, so the
+network config, env spaces, counters and RNG states (JSON) travel in the same file as the weights,
+and a single atomic rename publishes the whole checkpoint. Loading parses a JSON header and raw
+tensor bytes: no code from the file is ever executed.
+
+Tensor names: ``policy.*`` (incl. the observation normaliser), ``value.*``, ``optim.<name>.*``,
+``env.*`` (batched-engine state), ``rng.*``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as st_save
+
+from robopg.errors import CheckpointError
+
+FORMAT = "robopg-checkpoint"
+FORMAT_VERSION = 1
+META_KEY = "robopg"
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the new one, never a mix.
+
+    Temp file in the same folder → fsync → rename → fsync the folder. A crash (or kill -9)
+    at any point leaves the previous file intact.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise CheckpointError(
+            f"Cannot write to '{path.parent}': {exc.strerror}; choose a writable folder."
+        ) from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+@dataclass
+class Checkpoint:
+    """Tensors and JSON metadata of one checkpoint, as stored."""
+
+    tensors: dict[str, torch.Tensor]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def section(self, prefix: str) -> dict[str, torch.Tensor]:
+        """Tensors under ``prefix.`` with the prefix stripped (e.g. a state_dict)."""
+        p = prefix + "."
+        return {k[len(p) :]: v for k, v in self.tensors.items() if k.startswith(p)}
+
+
+def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
+    """Serialise and atomically write ``ckpt`` to ``path``."""
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, **ckpt.meta}
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in ckpt.tensors.items()}
+    data = st_save(tensors, metadata={META_KEY: json.dumps(meta)})
+    atomic_write(Path(path), data)
+
+
+def load_checkpoint(path: Path | str) -> Checkpoint:
+    """Read a checkpoint onto the CPU, or raise CheckpointError with what is wrong."""
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"'{path}' is a folder; pass a .safetensors checkpoint file.")
+    if not path.is_file():
+        raise CheckpointError(f"Checkpoint '{path}' does not exist.")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as fh:
+            raw_meta = (fh.metadata() or {}).get(META_KEY)
+            if raw_meta is None:
+                raise CheckpointError(
+                    f"'{path}' is a safetensors file but not a robopg checkpoint "
+                    "(no robopg metadata)."
+                )
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (not a dict)
+    except SafetensorError as exc:
+        raise CheckpointError(
+            f"'{path}' is not a readable robopg checkpoint (corrupt, truncated or another "
+            f"format: {exc})."
+        ) from None
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"'{path}' could not be read as a checkpoint: {exc}.") from None
+    try:
+        meta = json.loads(raw_meta)
+    except json.JSONDecodeError:
+        raise CheckpointError(f"'{path}' has corrupt robopg metadata.") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"'{path}' is not a robopg checkpoint.")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"'{path}' uses checkpoint format {version}, newer than this robopg understands "
+            f"({FORMAT_VERSION}); upgrade robopg to load it."
+        )
+    return Checkpoint(tensors=tensors, meta=meta)
+
+
+def optimizer_to_tensors(
+    opt: torch.optim.Optimizer, prefix: str
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split an optimiser state_dict into named tensors and JSON (param groups, scalars)."""
+    state = opt.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for idx, pstate in state["state"].items():
+        for key, value in pstate.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{prefix}.{idx}.{key}"] = value
+            else:
+                scalars.setdefault(str(idx), {})[key] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def optimizer_from_tensors(
+    opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
+) -> None:
+    """Inverse of ``optimizer_to_tensors``; loads into ``opt`` (moving to its device)."""
+    per_param: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        idx, key = name.split(".", 1)
+        per_param.setdefault(int(idx), {})[key] = value
+    for idx, extra in meta.get("scalars", {}).items():
+        per_param.setdefault(int(idx), {}).update(extra)
+    opt.load_state_dict({"state": per_param, "param_groups": meta["param_groups"]})

@@ -1,0 +1,212 @@
+"""TrainConfig: the single source of training defaults, their documentation and ``config.json``.
+
+The CLI generates its ``train`` options from these fields (help text from ``metadata['help']``),
+presets and ``--config`` TOML files map onto them, and the resolved config is saved with every
+run. Precedence: defaults ← preset ← config file ← command-line flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from robopg.errors import ConfigError
+
+BASELINES = ("value", "mean", "none")
+DEVICES = ("auto", "cpu", "cuda")
+LR_SCHEDULES = ("constant", "linear")
+
+
+def _f(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a training run. Field docs double as CLI help."""
+
+    env: str = _f("reacher", "Task: reacher, pusher, reacher3, arm7, or a gymnasium id.")
+    steps: int = _f(1_000_000, "Total environment steps to train for.")
+    seed: int = _f(0, "Seed for envs, torch and numpy (all derived from it).")
+    num_envs: int = _f(16, "Parallel environments per process.")
+    steps_per_batch: int = _f(800, "Transitions per policy update (a multiple of num_envs).")
+    gamma: float = _f(0.99, "Discount factor γ in [0, 1].")
+    lam: float = _f(0.95, "GAE λ in [0, 1]; 1 gives plain reward-to-go minus baseline.")
+    lr: float = _f(3e-3, "Policy learning rate (Adam).")
+    lr_schedule: str = _f("linear", "Policy learning-rate schedule: constant or linear (to 0).")
+    baseline: str = _f("value", "Baseline subtracted from returns: value, mean or none.")
+    value_lr: float = _f(1e-3, "Value-network learning rate (Adam).")
+    value_epochs: int = _f(5, "Passes over the batch fitting the value net per update.")
+    value_minibatches: int = _f(8, "Minibatches per value epoch.")
+    max_grad_norm: float = _f(0.5, "Clip the policy gradient to this global norm (0: off).")
+    normalize_adv: bool = _f(True, "Standardise advantages per batch.")
+    normalize_obs: bool = _f(True, "Normalise observations with running statistics.")
+    hidden: str = _f("64,64", "Hidden layer sizes of policy and value nets, comma-separated.")
+    activation: str = _f("tanh", "Hidden activation: tanh, relu or elu.")
+    log_std_init: float = _f(-0.5, "Initial log standard deviation of the policy.")
+    device: str = _f("auto", "auto (CUDA if available), cpu or cuda.")
+    engine: str = _f("auto", "Env backend: auto (batched where available), batch or gym.")
+    num_threads: int = _f(0, "Threads for the batched engine (0: all cores).")
+    eval_every: int = _f(0, "Evaluate deterministically every K updates (0: only at the end).")
+    eval_episodes: int = _f(10, "Episodes per evaluation.")
+    checkpoint_every: int = _f(50, "Write a checkpoint every K updates (the last one is kept).")
+    out: str = _f("runs", "Folder in which the run directory runs/<env>-<time>/ is created.")
+
+    def hidden_sizes(self) -> tuple[int, ...]:
+        """``hidden`` parsed to a tuple of layer widths."""
+        try:
+            sizes = tuple(int(s) for s in self.hidden.split(",") if s.strip())
+        except ValueError:
+            sizes = ()
+        if not sizes or min(sizes) < 1:
+            raise ConfigError(
+                f"hidden must be comma-separated positive layer sizes like '64,64', "
+                f"got '{self.hidden}'."
+            )
+        return sizes
+
+    @property
+    def rollout_len(self) -> int:
+        """Steps each env takes per batch (T in the (T, N) batch)."""
+        return self.steps_per_batch // self.num_envs
+
+    def validate(self) -> TrainConfig:
+        """Raise ConfigError with one actionable sentence for the first invalid value."""
+
+        def need(ok: bool, msg: str) -> None:
+            if not ok:
+                raise ConfigError(msg)
+
+        for name in ("gamma", "lam", "lr", "value_lr", "log_std_init", "max_grad_norm"):
+            value = getattr(self, name)
+            need(math.isfinite(value), f"{name} must be a finite number, got {value}.")
+        need(0.0 <= self.gamma <= 1.0, f"--gamma must be in [0, 1], got {self.gamma}.")
+        need(0.0 <= self.lam <= 1.0, f"--lam must be in [0, 1], got {self.lam}.")
+        need(self.steps > 0, f"--steps must be a positive number of env steps, got {self.steps}.")
+        need(self.num_envs >= 1, f"--num-envs must be at least 1, got {self.num_envs}.")
+        need(
+            self.steps_per_batch >= self.num_envs and self.steps_per_batch % self.num_envs == 0,
+            f"--steps-per-batch ({self.steps_per_batch}) must be a positive multiple of "
+            f"--num-envs ({self.num_envs}).",
+        )
+        need(self.lr > 0, f"--lr must be positive, got {self.lr}.")
+        need(self.value_lr > 0, f"--value-lr must be positive, got {self.value_lr}.")
+        need(self.value_epochs >= 1, f"--value-epochs must be ≥ 1, got {self.value_epochs}.")
+        need(
+            1 <= self.value_minibatches <= self.steps_per_batch,
+            f"--value-minibatches must be between 1 and steps-per-batch, "
+            f"got {self.value_minibatches}.",
+        )
+        need(self.max_grad_norm >= 0, f"--max-grad-norm must be ≥ 0, got {self.max_grad_norm}.")
+        need(
+            self.baseline in BASELINES,
+            f"--baseline must be one of {', '.join(BASELINES)}, got '{self.baseline}'.",
+        )
+        need(
+            self.lr_schedule in LR_SCHEDULES,
+            f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}, got '{self.lr_schedule}'.",
+        )
+        need(
+            self.device in DEVICES,
+            f"--device must be one of {', '.join(DEVICES)}, got '{self.device}'.",
+        )
+        need(
+            self.activation in ("tanh", "relu", "elu"),
+            f"--activation must be tanh, relu or elu, got '{self.activation}'.",
+        )
+        need(self.num_threads >= 0, f"--num-threads must be ≥ 0, got {self.num_threads}.")
+        need(self.eval_every >= 0, f"--eval-every must be ≥ 0, got {self.eval_every}.")
+        need(self.eval_episodes >= 1, f"--eval-episodes must be ≥ 1, got {self.eval_episodes}.")
+        need(
+            self.checkpoint_every >= 1,
+            f"--checkpoint-every must be ≥ 1, got {self.checkpoint_every}.",
+        )
+        self.hidden_sizes()
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> TrainConfig:
+        """Build from a mapping, rejecting unknown keys (typos must not pass silently)."""
+        return cls().updated(data, source)
+
+    def updated(self, overrides: dict[str, Any], source: str) -> TrainConfig:
+        """A copy with ``overrides`` applied, type-checked against the field types."""
+        known = {f.name: f for f in dataclasses.fields(self)}
+        values = self.to_dict()
+        for key, value in overrides.items():
+            name = key.replace("-", "_")
+            if name not in known:
+                raise ConfigError(
+                    f"Unknown setting '{key}' in {source}; valid settings: {', '.join(known)}."
+                )
+            values[name] = _coerce(name, value, type(getattr(self, name)), source)
+        return TrainConfig(**values)
+
+
+def _coerce(name: str, value: Any, kind: type, source: str) -> Any:
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind is str and isinstance(value, list):  # hidden = [64, 64] in TOML
+        return ",".join(str(v) for v in value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"Setting '{name}' in {source} must be {kind.__name__}, got {value!r}.")
+    return value
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML config file (flat table of TrainConfig fields)."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"Config file '{path}' does not exist.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Config file '{path}' is not valid TOML: {exc}.") from None
+
+
+def preset_names() -> list[str]:
+    """Names of the presets shipped in robopg/presets/*.toml."""
+    folder = resources.files("robopg.presets")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_preset(name: str) -> dict[str, Any]:
+    """A shipped preset by name (e.g. ``reacher``, ``pusher-fast``)."""
+    res = resources.files("robopg.presets") / f"{name}.toml"
+    if not res.is_file():
+        raise ConfigError(
+            f"Unknown preset '{name}'; available presets: {', '.join(preset_names()) or 'none'}."
+        )
+    return tomllib.loads(res.read_text())
+
+
+def resolve_config(
+    flags: dict[str, Any],
+    preset: str | None = None,
+    config_file: Path | None = None,
+) -> TrainConfig:
+    """defaults ← preset ← config file ← flags, validated."""
+    cfg = TrainConfig()
+    if preset:
+        cfg = cfg.updated(load_preset(preset), f"preset '{preset}'")
+    if config_file:
+        cfg = cfg.updated(load_toml(config_file), f"'{config_file}'")
+    cfg = cfg.updated({k: v for k, v in flags.items() if v is not None}, "the command line")
+    return cfg.validate()
+
+
+def save_json(path: Path, data: dict[str, Any]) -> None:
+    """Pretty JSON, written atomically (see checkpoint.atomic_write)."""
+    from robopg.checkpoint import atomic_write
+
+    atomic_write(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())

@@ -1,0 +1,125 @@
+"""Where metrics go: ``metrics.jsonl`` (+ ``metrics.csv``), TensorBoard if installed, and a rich
+live progress line in the terminal.
+
+Metric names are namespaced (``rollout/…``, ``train/…``, ``time/…``, ``eval/…``) and identical
+in every sink.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+
+class MetricsWriter:
+    """Appends one JSON object per update to metrics.jsonl and a row to metrics.csv.
+
+    Files are opened in append mode and flushed per update, so a crash loses at most the update
+    in flight, and a resumed run continues the same files.
+    """
+
+    def __init__(self, run_dir: Path, tensorboard: bool = False) -> None:
+        self.jsonl_path = run_dir / "metrics.jsonl"
+        self.csv_path = run_dir / "metrics.csv"
+        self._jsonl = self.jsonl_path.open("a", encoding="utf-8")
+        self._csv_fields: list[str] | None = None
+        self._tb: Any = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+
+    def write(self, row: dict[str, float | int]) -> None:
+        clean = {
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in row.items()
+        }
+        self._jsonl.write(json.dumps(clean) + "\n")
+        self._jsonl.flush()
+        self._write_csv(clean)
+        if self._tb is not None:
+            step = int(row["time/env_steps"])
+            for key, value in row.items():
+                if isinstance(value, (int, float)) and key != "time/env_steps":
+                    self._tb.add_scalar(key, value, step)
+
+    def _write_csv(self, row: dict[str, Any]) -> None:
+        if self._csv_fields is None:
+            if self.csv_path.exists() and self.csv_path.stat().st_size > 0:
+                with self.csv_path.open(encoding="utf-8") as fh:
+                    self._csv_fields = next(csv.reader(fh))
+            else:
+                self._csv_fields = list(row)
+                with self.csv_path.open("w", encoding="utf-8", newline="") as fh:
+                    csv.writer(fh).writerow(self._csv_fields)
+        with self.csv_path.open("a", encoding="utf-8", newline="") as fh:
+            csv.DictWriter(fh, self._csv_fields, extrasaction="ignore").writerow(row)
+
+    def close(self) -> None:
+        self._jsonl.close()
+        if self._tb is not None:
+            self._tb.close()
+
+
+class TrainingProgress:
+    """Rich live bar: env steps, SPS, mean episode return, policy σ, ETA.
+
+    Off a terminal (CI, pipes) it prints a plain line every ~5 % of the run instead.
+    """
+
+    def __init__(self, total_steps: int, start_steps: int, console: Console, enabled: bool):
+        self.total = total_steps
+        self.console = console
+        self.enabled = enabled
+        self.live = enabled and console.is_terminal
+        self._next_print = 0.0
+        self._t0 = time.perf_counter()
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:,.0f}/{task.total:,.0f} steps"),
+            TextColumn("{task.fields[sps]:>7,.0f} sps"),
+            TextColumn("return {task.fields[ret]:>9.3f}"),
+            TextColumn("σ {task.fields[std]:.3f}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            disable=not self.live,
+        )
+        self._task = self._progress.add_task(
+            "train", total=total_steps, completed=start_steps, sps=0.0, ret=float("nan"), std=0.0
+        )
+
+    def __enter__(self) -> TrainingProgress:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._progress.__exit__(exc_type, exc, tb)
+
+    def update(self, steps: int, sps: float, ret: float, std: float) -> None:
+        if not self.enabled:
+            return
+        self._progress.update(self._task, completed=steps, sps=sps, ret=ret, std=std)
+        frac = steps / self.total
+        if not self.live and (frac >= self._next_print or steps >= self.total):
+            self._next_print = frac + 0.05
+            self.console.print(
+                f"steps {steps:>10,}/{self.total:,}  sps {sps:>7,.0f}  "
+                f"return {ret:>9.3f}  σ {std:.3f}",
+                highlight=False,
+            )

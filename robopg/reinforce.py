@@ -1,0 +1,178 @@
+"""The REINFORCE update: advantages, one policy-gradient step, several value-regression steps.
+
+For a batch from π_θ:   ĝ = 1/B Σ_t ∇θ log π_θ(a_t|s_t) · Â_t
+
+where Â_t is the discounted reward-to-go minus a baseline (``value``: learned V_φ via GAE(λ),
+``mean``: the batch mean of the returns, ``none``: raw reward-to-go). This is VPG, not PPO: the
+policy takes exactly one step per batch, with no ratio clipping and no reuse of old data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from robopg.distributed import DistContext
+from robopg.errors import TrainingDiverged
+from robopg.policy import GaussianPolicy, ValueNet
+from robopg.returns import discounted_returns, gae_advantages
+from robopg.rollout import Rollout
+
+
+@dataclass(frozen=True)
+class UpdateSettings:
+    """The subset of TrainConfig the update needs (keeps this module free of CLI concerns)."""
+
+    gamma: float
+    lam: float
+    baseline: str
+    normalize_adv: bool
+    max_grad_norm: float
+    value_epochs: int
+    value_minibatches: int
+
+
+@torch.no_grad()
+def compute_advantages(
+    batch: Rollout, policy: GaussianPolicy, value_net: ValueNet | None, s: UpdateSettings
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (advantages, value targets), both (T, N).
+
+    With a value baseline the targets are λ-returns Â + V(s); without one they are the
+    reward-to-go (unused). Bootstraps use V(final obs) at time-limit truncations and batch ends.
+    """
+    if s.baseline == "value":
+        assert value_net is not None
+        values = value_net(policy.obs_norm(batch.obs))
+        next_values = value_net(policy.obs_norm(batch.next_obs))
+        adv = gae_advantages(
+            batch.rewards,
+            values,
+            next_values,
+            batch.terminated,
+            batch.truncated,
+            s.gamma,
+            s.lam,
+        )
+        return adv, adv + values
+    zeros = torch.zeros_like(batch.rewards)
+    returns = discounted_returns(batch.rewards, batch.terminated, batch.truncated, zeros, s.gamma)
+    if s.baseline == "mean":
+        return returns - returns.mean(), returns
+    return returns.clone(), returns
+
+
+def standardize(x: torch.Tensor, dist: DistContext, eps: float = 1e-8) -> torch.Tensor:
+    """(x − mean) / std with moments over all ranks' data."""
+    moments = torch.stack([x.mean(), x.square().mean()])
+    dist.all_reduce_mean(moments)
+    var = (moments[1] - moments[0].square()).clamp_min(0.0)
+    return (x - moments[0]) / (var.sqrt() + eps)
+
+
+def policy_loss(
+    policy: GaussianPolicy, obs: torch.Tensor, actions: torch.Tensor, adv: torch.Tensor
+) -> torch.Tensor:
+    """Surrogate −mean(log π(a|s) · Â) whose gradient is the REINFORCE estimate (negated)."""
+    return -(policy.log_prob(obs, actions) * adv).mean()
+
+
+def _check_finite(name: str, value: torch.Tensor) -> None:
+    if not torch.isfinite(value).all():
+        raise TrainingDiverged(
+            f"Training diverged: {name} became NaN/Inf; the learning rate is the usual cause "
+            "(try a smaller --lr or --value-lr). The last good checkpoint was kept."
+        )
+
+
+def update(
+    batch: Rollout,
+    policy: GaussianPolicy,
+    value_net: ValueNet | None,
+    policy_opt: torch.optim.Optimizer,
+    value_opt: torch.optim.Optimizer | None,
+    s: UpdateSettings,
+    dist: DistContext,
+    generator: torch.Generator,
+) -> dict[str, float]:
+    """One REINFORCE step on ``batch``; returns diagnostics (floats, computed once per update)."""
+    adv, targets = compute_advantages(batch, policy, value_net, s)
+    obs = batch.obs.reshape(-1, batch.obs.shape[-1])
+    actions = batch.actions.reshape(-1, batch.actions.shape[-1])
+    adv_flat = adv.reshape(-1)
+    raw_adv_std = adv_flat.std()
+    if s.normalize_adv:
+        adv_flat = standardize(adv_flat, dist)
+
+    # --- policy: exactly one gradient step ---
+    old_logp = policy.log_prob(obs, actions).detach()
+    loss = policy_loss(policy, obs, actions, adv_flat)
+    _check_finite("the policy loss", loss)
+    policy_opt.zero_grad(set_to_none=True)
+    loss.backward()
+    params = [p for p in policy.parameters() if p.requires_grad]
+    dist.average_gradients(params)
+    grad_norm = nn.utils.clip_grad_norm_(
+        params, s.max_grad_norm if s.max_grad_norm > 0 else float("inf")
+    )
+    _check_finite("the policy gradient", grad_norm)
+    policy_opt.step()
+
+    with torch.no_grad():
+        log_ratio = policy.log_prob(obs, actions) - old_logp
+        approx_kl = ((log_ratio.exp() - 1) - log_ratio).mean()
+        _check_finite("the policy parameters", approx_kl)
+
+    metrics = {
+        "train/policy_loss": loss.detach(),
+        "train/entropy": policy.entropy().detach(),
+        "train/approx_kl": approx_kl,
+        "train/grad_norm": grad_norm.detach(),
+        "train/std": policy.log_std.exp().mean().detach(),
+        "train/adv_std": raw_adv_std,
+    }
+
+    # --- value baseline: several regression epochs on the λ-return targets ---
+    if value_net is not None and value_opt is not None:
+        norm_obs = policy.obs_norm(obs).detach()
+        flat_targets = targets.reshape(-1)
+        metrics["train/value_loss"] = fit_value(
+            value_net, value_opt, norm_obs, flat_targets, s, dist, generator
+        )
+        with torch.no_grad():
+            resid = flat_targets - value_net(norm_obs)
+            metrics["train/explained_var"] = 1 - resid.var() / flat_targets.var().clamp_min(1e-8)
+    stacked = torch.stack([v.float() for v in metrics.values()]).cpu()
+    return dict(zip(metrics, stacked.tolist(), strict=True))
+
+
+def fit_value(
+    value_net: ValueNet,
+    opt: torch.optim.Optimizer,
+    norm_obs: torch.Tensor,
+    targets: torch.Tensor,
+    s: UpdateSettings,
+    dist: DistContext,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Minibatch MSE regression of V_φ onto ``targets``; returns the last epoch's mean loss."""
+    B = targets.shape[0]
+    mb = max(1, B // s.value_minibatches)
+    last = torch.zeros((), device=targets.device)
+    params = list(value_net.parameters())
+    for _ in range(s.value_epochs):
+        perm = torch.randperm(B, generator=generator, device="cpu").to(targets.device)
+        total = torch.zeros((), device=targets.device)
+        for i in range(s.value_minibatches):
+            idx = perm[i * mb : (i + 1) * mb]
+            loss = 0.5 * (value_net(norm_obs[idx]) - targets[idx]).square().mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            dist.average_gradients(params)
+            opt.step()
+            total = total + loss.detach()
+        last = total / s.value_minibatches
+    _check_finite("the value loss", last)
+    return last

@@ -1,0 +1,131 @@
+"""Collect a (T, N) batch of transitions from a vector env with the current policy.
+
+Per step: one host→device copy of the (N, obs_dim) observations, one policy forward, one
+device→host copy of the actions. No per-env Python loop touches the policy. Actions are sampled
+unclipped (their log-probability is what REINFORCE differentiates) and clipped to the actuator
+range only when sent to the simulator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from robopg.envs import VectorEnv
+from robopg.policy import GaussianPolicy
+
+
+@dataclass
+class Rollout:
+    """Time-major batch. ``next_obs[t]`` is the true successor of ``obs[t]`` (the final
+    observation where the episode ended at t), used to bootstrap V at cuts."""
+
+    obs: torch.Tensor  # (T, N, obs_dim) raw observations
+    actions: torch.Tensor  # (T, N, act_dim) unclipped samples
+    rewards: torch.Tensor  # (T, N)
+    terminated: torch.Tensor  # (T, N) bool
+    truncated: torch.Tensor  # (T, N) bool
+    next_obs: torch.Tensor  # (T, N, obs_dim)
+    episode_returns: list[float] = field(default_factory=list)
+    episode_lengths: list[int] = field(default_factory=list)
+
+    @property
+    def num_steps(self) -> int:
+        return int(self.rewards.numel())
+
+
+class RolloutCollector:
+    """Steps a VectorEnv under a policy, carrying unfinished episodes across batches."""
+
+    def __init__(
+        self,
+        env: VectorEnv,
+        policy: GaussianPolicy,
+        device: torch.device,
+        generator: torch.Generator,
+    ) -> None:
+        self.env = env
+        self.policy = policy
+        self.device = device
+        self.generator = generator
+        self.low = env.action_low
+        self.high = env.action_high
+        self._obs: np.ndarray | None = None
+        self._ep_return = np.zeros(env.num_envs)
+        self._ep_len = np.zeros(env.num_envs, dtype=np.int64)
+        self._pin = device.type == "cuda"
+
+    def reset(self, seed: int) -> None:
+        self._obs = self.env.reset(seed)
+        self._ep_return[:] = 0.0
+        self._ep_len[:] = 0
+
+    def _to_device(self, arr: np.ndarray) -> torch.Tensor:
+        t = torch.from_numpy(np.asarray(arr, dtype=np.float32))
+        if self._pin:
+            t = t.pin_memory()
+        return t.to(self.device, non_blocking=True)
+
+    @torch.no_grad()
+    def collect(self, rollout_len: int) -> Rollout:
+        """Run ``rollout_len`` steps of every env and return the batch on the policy's device."""
+        if self._obs is None:
+            raise RuntimeError("RolloutCollector.reset(seed) must be called before collect().")
+        T, N = rollout_len, self.env.num_envs
+        obs_buf = torch.empty((T, N, self.env.obs_dim), device=self.device)
+        next_buf = torch.empty_like(obs_buf)
+        act_buf = torch.empty((T, N, self.env.act_dim), device=self.device)
+        rew = np.empty((T, N))
+        term = np.empty((T, N), dtype=bool)
+        trunc = np.empty((T, N), dtype=bool)
+        ep_returns: list[float] = []
+        ep_lengths: list[int] = []
+        obs_t = self._to_device(self._obs)
+        for t in range(T):
+            action = self.policy.act(obs_t, generator=self.generator)
+            obs_buf[t] = obs_t
+            act_buf[t] = action
+            clipped = np.clip(action.cpu().numpy().astype(np.float64), self.low, self.high)
+            res = self.env.step(clipped)
+            rew[t], term[t], trunc[t] = res.reward, res.terminated, res.truncated
+            self._ep_return += res.reward
+            self._ep_len += 1
+            done = res.terminated | res.truncated
+            obs_t = self._to_device(res.obs)
+            if done.any():
+                next_buf[t] = self._to_device(res.final_obs)
+                idx = np.flatnonzero(done)
+                ep_returns.extend(self._ep_return[idx].tolist())
+                ep_lengths.extend(self._ep_len[idx].tolist())
+                self._ep_return[idx] = 0.0
+                self._ep_len[idx] = 0
+            else:
+                next_buf[t] = obs_t
+            self._obs = res.obs
+        return Rollout(
+            obs=obs_buf,
+            actions=act_buf,
+            rewards=torch.as_tensor(rew, dtype=torch.float32, device=self.device),
+            terminated=torch.as_tensor(term, device=self.device),
+            truncated=torch.as_tensor(trunc, device=self.device),
+            next_obs=next_buf,
+            episode_returns=ep_returns,
+            episode_lengths=ep_lengths,
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        """Unfinished-episode bookkeeping, so a resumed run reports the same episode returns."""
+        assert self._obs is not None
+        return {
+            "obs": self._obs.copy(),
+            "ep_return": self._ep_return.copy(),
+            "ep_len": self._ep_len.copy(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._obs = np.asarray(state["obs"], dtype=np.float64)
+        self._ep_return = np.asarray(state["ep_return"], dtype=np.float64).copy()
+        self._ep_len = np.asarray(state["ep_len"], dtype=np.int64).copy()

@@ -1,0 +1,31 @@
+"""Shared fixtures: a tiny trained run directory, built once per test session."""
+
+from pathlib import Path
+
+import pytest
+
+from robopg.config import TrainConfig
+from robopg.trainer import Trainer
+
+TINY = {
+    "env": "reacher",
+    "steps": 1600,
+    "num_envs": 8,
+    "steps_per_batch": 400,
+    "eval_episodes": 3,
+    "checkpoint_every": 2,
+    "device": "cpu",
+}
+
+
+def tiny_config(out: Path, **overrides: object) -> TrainConfig:
+    return TrainConfig().updated({**TINY, "out": str(out), **overrides}, "test")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished 4-update reacher run (final.safetensors + periodic checkpoints)."""
+    out = tmp_path_factory.mktemp("runs")
+    result = Trainer(tiny_config(out), show_progress=False).train()
+    assert result.run_dir is not None
+    return result.run_dir

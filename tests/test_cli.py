@@ -1,0 +1,64 @@
+"""The CLI end to end through Typer's CliRunner: train, eval, envs, and clear errors."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from robopg.app.cli import app
+
+runner = CliRunner()
+TINY = ["--steps", "800", "--num-envs", "4", "--steps-per-batch", "200", "--eval-episodes", "2"]
+
+
+def test_train_writes_run_directory_and_eval_reads_it(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["train", "reacher", *TINY, "--out", str(tmp_path), "--quiet"])
+    assert result.exit_code == 0, result.output
+    (run_dir,) = tmp_path.iterdir()
+    assert run_dir.name.startswith("reacher-")
+    assert json.loads((run_dir / "config.json").read_text())["steps_per_batch"] == 200
+    assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 4
+    assert (run_dir / "final.safetensors").is_file()
+
+    result = runner.invoke(app, ["eval", str(run_dir), "--episodes", "3"])
+    assert result.exit_code == 0, result.output
+    assert "over 3 episodes, deterministic" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "reachr"], "Unknown task 'reachr'. Did you mean 'reacher'?"),
+        (["train", "reacher", "--gamma", "1.5"], "--gamma must be in [0, 1], got 1.5."),
+        (["train", "reacher", "--steps", "0"], "--steps must be a positive"),
+        (["train", "reacher", "--steps-per-batch", "100", "--num-envs", "32"], "multiple"),
+        (["train", "reacher", "--baseline", "median"], "--baseline must be one of"),
+        (["eval", "/no/such/run"], "is not a checkpoint file, a run directory or a task name"),
+    ],
+)
+def test_bad_input_is_one_clear_sentence(args: list[str], message: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
+def test_unwritable_out_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = runner.invoke(app, ["train", "reacher", *TINY, "--out", str(blocker / "sub")])
+    assert result.exit_code == 2
+    assert "writable" in result.output and "Traceback" not in result.output
+
+
+def test_envs_lists_tasks_with_sizes() -> None:
+    result = runner.invoke(app, ["envs"])
+    assert result.exit_code == 0
+    assert "Reacher-v5" in result.output and "Pusher-v5" in result.output
+
+
+def test_train_help_comes_from_the_config() -> None:
+    result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "--steps-per-batch" in result.output and "Discount factor" in result.output

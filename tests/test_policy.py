@@ -1,0 +1,59 @@
+"""The Gaussian policy agrees with torch.distributions and starts where the design says."""
+
+import math
+
+import torch
+
+from robopg.normalize import RunningMeanStd
+from robopg.policy import GaussianPolicy, NetConfig
+
+
+def make_policy(seed: int = 0) -> GaussianPolicy:
+    torch.manual_seed(seed)
+    policy = GaussianPolicy(NetConfig(obs_dim=5, act_dim=3))
+    with torch.no_grad():
+        policy.log_std.copy_(torch.tensor([-0.3, 0.1, -1.2]))
+        policy.obs_norm.update(torch.randn(100, 5) * 3 + 1)
+    return policy
+
+
+def test_log_prob_and_entropy_equal_torch_normal() -> None:
+    policy = make_policy()
+    obs = torch.randn(64, 5)
+    actions = torch.randn(64, 3)
+    ref = torch.distributions.Normal(policy.mean_action(obs), policy.log_std.exp())
+    torch.testing.assert_close(policy.log_prob(obs, actions), ref.log_prob(actions).sum(-1))
+    torch.testing.assert_close(policy.entropy(), ref.entropy().sum(-1)[0])
+
+
+def test_initial_policy_is_near_zero_with_log_std_minus_half() -> None:
+    torch.manual_seed(1)
+    policy = GaussianPolicy(NetConfig(obs_dim=10, act_dim=2))
+    assert torch.allclose(policy.log_std, torch.full((2,), -0.5))
+    mean = policy.mean_action(torch.randn(256, 10))
+    assert mean.abs().max() < 0.1  # small last layer: first actions near zero
+
+
+def test_sampling_matches_mean_and_std() -> None:
+    policy = make_policy()
+    obs = torch.zeros(1, 5).expand(20000, 5)
+    gen = torch.Generator().manual_seed(3)
+    actions = policy.act(obs, generator=gen)
+    mean = policy.mean_action(obs[:1])[0]
+    assert torch.allclose(actions.mean(0), mean, atol=0.03)
+    assert torch.allclose(actions.std(0), policy.log_std.exp(), rtol=0.03)
+    assert torch.equal(policy.act(obs[:4], deterministic=True), policy.mean_action(obs[:4]))
+
+
+def test_running_mean_std_matches_numpy_over_all_batches() -> None:
+    gen = torch.Generator().manual_seed(0)
+    batches = [torch.randn(n, 4, generator=gen) * 2 + 5 for n in (7, 100, 1, 33)]
+    rms = RunningMeanStd(4)
+    for b in batches:
+        rms.update(b)
+    allx = torch.cat(batches).double()
+    torch.testing.assert_close(rms.mean, allx.mean(0))
+    torch.testing.assert_close(rms.var, allx.var(0, unbiased=False))
+    assert rms.count.item() == 141
+    z = rms(allx)
+    assert abs(z.mean().item()) < 1e-6 and math.isclose(z.std(0).mean().item(), 1, rel_tol=0.02)
