@@ -56,6 +56,7 @@ class TrainConfig:
     num_threads: int = _f(0, "Threads for the batched engine (0: all cores).")
     eval_every: int = _f(0, "Evaluate deterministically every K updates (0: only at the end).")
     eval_episodes: int = _f(10, "Episodes per evaluation.")
+    tensorboard: bool = _f(False, "Also write TensorBoard event files (needs robopg[tb]).")
     checkpoint_every: int = _f(50, "Write a checkpoint every K updates (the last one is kept).")
     out: str = _f("runs", "Folder in which the run directory runs/<env>-<time>/ is created.")
 
@@ -164,14 +165,22 @@ def _coerce(name: str, value: Any, kind: type, source: str) -> Any:
 
 
 def load_toml(path: Path) -> dict[str, Any]:
-    """Read a TOML config file (flat table of TrainConfig fields)."""
+    """Read a config file: a flat TOML table of TrainConfig fields, or a run's ``config.json``
+    (so ``--config runs/<run>/config.json`` repeats a run's settings)."""
     try:
+        if path.suffix == ".json":
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ConfigError(f"Config file '{path}' must hold a JSON object of settings.")
+            return data
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"Config file '{path}' does not exist.") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"Config file '{path}' is not valid TOML: {exc}.") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"Config file '{path}' is not valid JSON: {exc}.") from None
 
 
 def preset_names() -> list[str]:
@@ -180,14 +189,28 @@ def preset_names() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
-def load_preset(name: str) -> dict[str, Any]:
-    """A shipped preset by name (e.g. ``reacher``, ``pusher-fast``)."""
-    res = resources.files("robopg.presets") / f"{name}.toml"
-    if not res.is_file():
-        raise ConfigError(
-            f"Unknown preset '{name}'; available presets: {', '.join(preset_names()) or 'none'}."
-        )
-    return tomllib.loads(res.read_text())
+def preset_file(name: str, task: str | None = None) -> str:
+    """The preset a name means: ``<task>-<name>`` when it exists (so ``robopg train reacher
+    --preset fast`` finds ``reacher-fast``), else ``<name>`` itself."""
+    names = preset_names()
+    if task and f"{task}-{name}" in names:
+        return f"{task}-{name}"
+    if name in names:
+        return name
+    raise ConfigError(
+        f"Unknown preset '{name}'; available presets: {', '.join(names) or 'none'} "
+        "(run `robopg presets`)."
+    )
+
+
+def load_preset(name: str, task: str | None = None) -> dict[str, Any]:
+    """A shipped preset by name (e.g. ``reacher``, ``reacher-fast``, or ``fast`` for a task)."""
+    resolved = preset_file(name, task)
+    res = resources.files("robopg.presets") / f"{resolved}.toml"
+    try:
+        return tomllib.loads(res.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:  # a packaging bug, but say which file
+        raise ConfigError(f"Shipped preset '{resolved}' is not valid TOML: {exc}.") from None
 
 
 def resolve_config(
@@ -195,10 +218,16 @@ def resolve_config(
     preset: str | None = None,
     config_file: Path | None = None,
 ) -> TrainConfig:
-    """defaults ← preset ← config file ← flags, validated."""
+    """defaults ← preset ← config file ← flags, validated.
+
+    A task-specific preset name is looked up for the task given on the command line (or the
+    default task): ``--preset fast`` with task ``pusher`` reads ``pusher-fast`` if it exists.
+    """
     cfg = TrainConfig()
     if preset:
-        cfg = cfg.updated(load_preset(preset), f"preset '{preset}'")
+        task = flags.get("env") or cfg.env
+        resolved = preset_file(preset, str(task).lower())
+        cfg = cfg.updated(load_preset(resolved), f"preset '{resolved}'")
     if config_file:
         cfg = cfg.updated(load_toml(config_file), f"'{config_file}'")
     cfg = cfg.updated({k: v for k, v in flags.items() if v is not None}, "the command line")

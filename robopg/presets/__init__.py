@@ -1,0 +1,1 @@
+"""Shipped TOML presets of tuned TrainConfig settings, one per task (``robopg presets``)."""

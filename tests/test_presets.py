@@ -1,0 +1,83 @@
+"""Shipped presets and the precedence defaults ← preset ← --config file ← flags."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from robopg.app.cli import app
+from robopg.config import TrainConfig, load_preset, preset_names, resolve_config
+from robopg.errors import ConfigError
+
+TASKS = ["reacher", "pusher", "reacher3", "arm7"]
+
+
+def test_one_preset_per_task_plus_reacher_fast() -> None:
+    assert set(TASKS) | {"reacher-fast"} <= set(preset_names())
+
+
+@pytest.mark.parametrize("name", sorted(set(TASKS) | {"reacher-fast"}))
+def test_every_preset_is_a_valid_config_for_its_task(name: str) -> None:
+    cfg = TrainConfig.from_dict(load_preset(name), source=name).validate()
+    assert cfg.env == name.split("-")[0]
+    # Every env takes whole episodes per update (50 steps: reacher*, 100: pusher, arm7).
+    episode = 50 if cfg.env.startswith("reacher") else 100
+    assert cfg.rollout_len % episode == 0, (cfg.rollout_len, episode)
+
+
+def test_precedence_defaults_preset_config_flags(tmp_path: Path) -> None:
+    defaults, fast = TrainConfig(), load_preset("reacher-fast")
+    assert fast["steps"] != defaults.steps and fast["eval_every"] != defaults.eval_every
+    file = tmp_path / "exp.toml"
+    file.write_text("steps = 5000\ngamma = 0.95\nlam = 0.9\nhidden = [32, 32]\n")
+
+    cfg = resolve_config(
+        {"env": "reacher", "gamma": 0.9, "seed": None}, preset="fast", config_file=file
+    )
+    assert cfg.eval_every == fast["eval_every"]  # preset over default
+    assert cfg.steps == 5000  # config file over preset
+    assert cfg.lam == 0.9 and cfg.hidden == "32,32"  # config file over default
+    assert cfg.gamma == 0.9  # flag over config file
+    assert cfg.seed == defaults.seed  # an option not given (None) changes nothing
+    assert cfg.value_epochs == defaults.value_epochs  # nobody set it
+
+
+def test_short_preset_name_is_looked_up_for_the_task() -> None:
+    assert resolve_config({"env": "reacher"}, preset="fast").steps == 300_000
+    assert resolve_config({"env": "pusher"}, preset="pusher").steps_per_batch == 1600
+    with pytest.raises(ConfigError, match="Unknown preset 'fast'; available presets: arm7"):
+        resolve_config({"env": "pusher"}, preset="fast")
+
+
+def test_bad_config_file_is_one_sentence(tmp_path: Path) -> None:
+    file = tmp_path / "bad.toml"
+    file.write_text("lr = 'fast'\n")
+    with pytest.raises(ConfigError, match=r"Setting 'lr' in .* must be float"):
+        resolve_config({}, config_file=file)
+    file.write_text("learning_rate = 0.1\n")
+    with pytest.raises(ConfigError, match="Unknown setting 'learning_rate'"):
+        resolve_config({}, config_file=file)
+
+
+def test_cli_prints_and_saves_the_resolved_config(tmp_path: Path) -> None:
+    file = tmp_path / "exp.toml"
+    file.write_text("num_envs = 4\nsteps_per_batch = 200\nlam = 0.9\n")
+    args = ["train", "reacher", "--preset", "fast", "--config", str(file), "--steps", "400"]
+    args += ["--eval-episodes", "2", "--out", str(tmp_path / "runs"), "--quiet"]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    printed = re.split(r"[,\s]+", result.output)  # rich wraps long lines
+    for setting in ("steps=400", "lam=0.9", "num_envs=4", "eval_every=25", "gamma=0.99"):
+        assert setting in printed, setting
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert (saved["steps"], saved["lam"], saved["num_envs"], saved["eval_every"]) == (
+        400,
+        0.9,
+        4,
+        25,
+    )
+    # A run's config.json is itself a valid --config: the run can be repeated exactly.
+    assert resolve_config({}, config_file=run_dir / "config.json").to_dict() == saved
