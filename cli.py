@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from robopg.config import TrainConfig, resolve_config
@@ -39,7 +40,8 @@ def friendly_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except RobopgError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            # escape: messages hold paths and hints like robopg[tb] that are not rich markup
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -109,7 +111,12 @@ def train(
     trainer = Trainer(cfg, console=console, resume=resume, show_progress=not quiet)
     if trainer.dist.is_main:
         _print_start(cfg, trainer)
-    result = trainer.train()
+    try:
+        result = trainer.train()
+    except KeyboardInterrupt:  # a second Ctrl-C: stop now; files on disk are whole (atomic)
+        if trainer.dist.is_main:
+            _print_aborted(trainer)
+        raise typer.Exit(code=130) from None
     if not trainer.dist.is_main:
         return
     if result.interrupted:
@@ -124,6 +131,18 @@ def train(
             f"{result.final_eval.summary()}"
         )
     console.print(f"run directory: {result.run_dir}\ncheckpoint: {result.final_checkpoint}")
+
+
+def _print_aborted(trainer: Any) -> None:
+    last = trainer.last_checkpoint
+    if last is None:
+        console.print("[red]Aborted[/] before the first checkpoint was written.", highlight=False)
+        return
+    console.print(
+        f"[red]Aborted.[/] Last complete checkpoint: {last}\n"
+        f"Resume with: robopg train --resume {trainer.run_dir}",
+        highlight=False,
+    )
 
 
 def _print_start(cfg: TrainConfig, trainer: Any) -> None:

@@ -18,36 +18,81 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from robopg.errors import ConfigError
+
+#: Every metric a training run reports, in file order. Every row carries every name (null / an
+#: empty CSV cell where a value does not exist for that update, e.g. ``eval/*`` between
+#: evaluations or ``train/value_loss`` without a value baseline), so the CSV header written by the
+#: first row fits all later rows and plots never meet a missing column.
+METRIC_NAMES: tuple[str, ...] = (
+    "time/update",
+    "time/env_steps",
+    "time/sps",
+    "time/elapsed",
+    "rollout/ep_return_mean",
+    "rollout/ep_len_mean",
+    "rollout/episodes",
+    "train/lr",
+    "train/policy_loss",
+    "train/value_loss",
+    "train/entropy",
+    "train/approx_kl",
+    "train/grad_norm",
+    "train/std",
+    "train/adv_std",
+    "train/explained_var",
+    "eval/return_mean",
+    "eval/return_std",
+)
+
+TB_HINT = (
+    'TensorBoard logging needs the tensorboard package: pip install "robopg[tb]" '
+    "(or train without --tensorboard)."
+)
+
+
+def require_tensorboard() -> Any:
+    """torch's SummaryWriter class, or ConfigError with the install hint if tensorboard is missing.
+
+    Called before a run starts, so a missing extra fails in the first second, not after training.
+    """
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ConfigError(TB_HINT) from None
+    return SummaryWriter
+
 
 class MetricsWriter:
     """Appends one JSON object per update to metrics.jsonl and a row to metrics.csv.
 
     Files are opened in append mode and flushed per update, so a crash loses at most the update
-    in flight, and a resumed run continues the same files.
+    in flight, and a resumed run continues the same files. Rows are completed to METRIC_NAMES.
     """
 
     def __init__(self, run_dir: Path, tensorboard: bool = False) -> None:
         self.jsonl_path = run_dir / "metrics.jsonl"
         self.csv_path = run_dir / "metrics.csv"
-        self._jsonl = self.jsonl_path.open("a", encoding="utf-8")
         self._csv_fields: list[str] | None = None
         self._tb: Any = None
         if tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
+            summary_writer = require_tensorboard()
+            self._tb = summary_writer(log_dir=str(run_dir / "tensorboard"), flush_secs=10)
+        self._jsonl = self.jsonl_path.open("a", encoding="utf-8")
 
-            self._tb = SummaryWriter(log_dir=str(run_dir / "tensorboard"))
-
-    def write(self, row: dict[str, float | int]) -> None:
+    def write(self, row: dict[str, Any]) -> None:
+        full = {name: row.get(name) for name in METRIC_NAMES}
+        full.update(row)
         clean = {
             k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-            for k, v in row.items()
+            for k, v in full.items()
         }
         self._jsonl.write(json.dumps(clean) + "\n")
         self._jsonl.flush()
         self._write_csv(clean)
         if self._tb is not None:
             step = int(row["time/env_steps"])
-            for key, value in row.items():
+            for key, value in clean.items():  # None: no value this update (or NaN/Inf)
                 if isinstance(value, (int, float)) and key != "time/env_steps":
                     self._tb.add_scalar(key, value, step)
 

@@ -83,8 +83,13 @@ def _check_finite(name: str, value: torch.Tensor) -> None:
     if not torch.isfinite(value).all():
         raise TrainingDiverged(
             f"Training diverged: {name} became NaN/Inf; the learning rate is the usual cause "
-            "(try a smaller --lr or --value-lr). The last good checkpoint was kept."
+            "(try a smaller --lr or --value-lr)."
         )
+
+
+def _flat_params(module: nn.Module) -> torch.Tensor:
+    """All parameters of ``module`` as one vector, to check them in a single reduction."""
+    return torch.cat([p.detach().reshape(-1) for p in module.parameters()])
 
 
 def update(
@@ -123,7 +128,8 @@ def update(
     with torch.no_grad():
         log_ratio = policy.log_prob(obs, actions) - old_logp
         approx_kl = ((log_ratio.exp() - 1) - log_ratio).mean()
-        _check_finite("the policy parameters", approx_kl)
+        _check_finite("the policy parameters", _flat_params(policy))
+        _check_finite("the policy's action log-probabilities", approx_kl)
 
     metrics = {
         "train/policy_loss": loss.detach(),
@@ -175,4 +181,5 @@ def fit_value(
             total = total + loss.detach()
         last = total / s.value_minibatches
     _check_finite("the value loss", last)
+    _check_finite("the value-network parameters", _flat_params(value_net))
     return last

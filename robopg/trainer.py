@@ -31,9 +31,9 @@ from robopg.checkpoint import (
 from robopg.config import TrainConfig, save_json
 from robopg.distributed import DistContext, init_distributed
 from robopg.envs import VectorEnv, make_vector_env, resolve_task
-from robopg.errors import CheckpointError, ConfigError, RobopgError
+from robopg.errors import CheckpointError, ConfigError, RobopgError, TrainingDiverged
 from robopg.evaluate import EvalResult, run_episodes
-from robopg.logging import MetricsWriter, TrainingProgress
+from robopg.logging import MetricsWriter, TrainingProgress, require_tensorboard
 from robopg.policy import GaussianPolicy, NetConfig, ValueNet, load_state_strict
 from robopg.reinforce import UpdateSettings, update
 from robopg.rollout import RolloutCollector
@@ -122,6 +122,8 @@ class Trainer:
         if self.dist.active and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
         self.task = resolve_task(cfg.env)
+        if cfg.tensorboard and self.dist.is_main:
+            require_tensorboard()  # fail now with the install hint, not after the first update
         self.seeds = derive_seeds(cfg.seed, self.dist.rank)
         if self.device.type == "cpu":
             # Small MLPs run fastest single-threaded; the physics engine gets the cores.
@@ -164,6 +166,7 @@ class Trainer:
         self.last_return = float("nan")
         self.best_eval: float | None = None
         self.run_dir: Path | None = None
+        self.last_checkpoint: Path | None = None  # newest file save() wrote (or resumed from)
         if resume is not None:
             self._restore(resume)
         else:
@@ -187,16 +190,22 @@ class Trainer:
                 t0 = time.perf_counter()
                 self._set_learning_rate()
                 batch = self.collector.collect(cfg.rollout_len)
-                metrics = update(
-                    batch,
-                    self.policy,
-                    self.value,
-                    self.policy_opt,
-                    self.value_opt,
-                    self.settings,
-                    self.dist,
-                    self.value_gen,
-                )
+                try:
+                    metrics = update(
+                        batch,
+                        self.policy,
+                        self.value,
+                        self.policy_opt,
+                        self.value_opt,
+                        self.settings,
+                        self.dist,
+                        self.value_gen,
+                    )
+                except TrainingDiverged as exc:  # nothing of this update is saved
+                    if writer is not None:
+                        writer.close()
+                    self.env.close()
+                    raise TrainingDiverged(f"{exc} {self._diverged_where()}") from None
                 if cfg.normalize_obs:  # after the step, so the gradient was on-policy
                     self._update_obs_normalizer(batch.obs)
                 self.update_idx += 1
@@ -204,24 +213,39 @@ class Trainer:
                 dt = time.perf_counter() - t0
                 self.elapsed += dt
                 row = self._metrics_row(metrics, batch.episode_returns, batch.episode_lengths, dt)
-                if cfg.eval_every and self.update_idx % cfg.eval_every == 0:
-                    row.update(self._eval_metrics(self.evaluate(cfg.eval_episodes)))
+                last = self.update_idx == self.total_updates
+                periodic = cfg.eval_every and self.update_idx % cfg.eval_every == 0
+                if self.dist.is_main and (last or periodic):
+                    # The final evaluation lands in the metrics too (plots, `robopg info`).
+                    evaluation = self.evaluate(cfg.eval_episodes)
+                    row.update(self._eval_metrics(evaluation))
+                    final_eval = evaluation if last else None
                 if writer is not None:
                     writer.write(row)
                 progress.update(self.env_steps, row["time/sps"], self.last_return, row["train/std"])
                 if self.update_idx % cfg.checkpoint_every == 0:
                     self.save(self._checkpoint_path())
             interrupted = stop.requested and self.update_idx < self.total_updates
-        if self.dist.is_main and self.run_dir is not None:
-            if interrupted:
-                final_ckpt = self.save(self._checkpoint_path())
-            else:
-                final_eval = self.evaluate(cfg.eval_episodes)
-                final_ckpt = self.save(self.run_dir / "final.safetensors", final_eval)
+            # Still inside GracefulStop: a second signal during these writes aborts cleanly
+            # (atomic_write removes its temp file; the previous checkpoint stays intact).
+            if self.dist.is_main and self.run_dir is not None:
+                if interrupted:
+                    final_ckpt = self.save(self._checkpoint_path())
+                else:
+                    if final_eval is None:  # resumed a run that had already finished
+                        final_eval = self.evaluate(cfg.eval_episodes)
+                    final_ckpt = self.save(self.run_dir / "final.safetensors", final_eval)
         if writer is not None:
             writer.close()
         self.env.close()
         return TrainResult(self.run_dir, final_ckpt, final_eval, self.env_steps, interrupted)
+
+    def _diverged_where(self) -> str:
+        """Where the run stopped and which checkpoint is the last good one (never overwritten)."""
+        where = f"Stopped in update {self.update_idx + 1} ({self.env_steps:,} env steps done)"
+        if self.last_checkpoint is None:
+            return f"{where}; no checkpoint had been written yet."
+        return f"{where}; the last good checkpoint is {self.last_checkpoint}."
 
     # ------------------------------------------------------------------ pieces of a step
     def _set_learning_rate(self) -> None:
@@ -307,7 +331,7 @@ class Trainer:
                 ) from None
             self.run_dir = run_dir
             save_json(run_dir / "config.json", self.cfg.to_dict())
-        return MetricsWriter(self.run_dir)
+        return MetricsWriter(self.run_dir, tensorboard=self.cfg.tensorboard)
 
     def _checkpoint_path(self) -> Path:
         assert self.run_dir is not None
@@ -372,12 +396,14 @@ class Trainer:
                 "deterministic": final_eval.deterministic,
             }
         save_checkpoint(path, Checkpoint(tensors, meta))
+        self.last_checkpoint = path
         return path
 
     def _restore(self, source: Path) -> None:
         """Load a checkpoint (or a run directory's latest one) and continue that run."""
         path = latest_checkpoint(source)
         ckpt = load_checkpoint(path)
+        self.last_checkpoint = path
         meta = ckpt.meta
         if meta.get("task") != self.task.name:
             raise CheckpointError(
@@ -440,7 +466,7 @@ def resume_config(source: Path, overrides: dict[str, Any]) -> TrainConfig:
     """The saved config of a run, with only ``steps`` (and display options) overridable."""
     meta = load_checkpoint(latest_checkpoint(source)).meta
     cfg = TrainConfig.from_dict(meta["config"], source=f"checkpoint '{source}'")
-    allowed = {"steps", "device", "eval_every", "eval_episodes", "checkpoint_every"}
+    allowed = {"steps", "device", "eval_every", "eval_episodes", "checkpoint_every", "tensorboard"}
     bad = sorted(k for k, v in overrides.items() if v is not None and k not in allowed)
     if bad:
         raise ConfigError(
