@@ -193,6 +193,46 @@ def eval_cmd(
     console.print(f"{ctrl.task} · {path}\n{result.summary()}", highlight=False)
 
 
+# ----------------------------------------------------------------------------------------- plot
+@app.command()
+@friendly_errors
+def plot(
+    runs: Annotated[
+        list[Path], typer.Argument(help="Run directories, or folders of them (e.g. runs/).")
+    ],
+    out: Annotated[Path, typer.Option(help="PNG file to write.")] = Path("curve.png"),
+    width: Annotated[int, typer.Option(min=400, help="Image width in pixels.")] = 1600,
+    height: Annotated[int, typer.Option(min=300, help="Image height in pixels.")] = 1000,
+) -> None:
+    """Learning curves (return vs env steps, mean ± std over seeds) and training diagnostics."""
+    from robopg.plot import plot_runs
+
+    groups = plot_runs(runs, out, width=width, height=height)
+    for group in groups:
+        console.print(f"  {group.label}", highlight=False)
+    console.print(f"wrote {out} ({width}×{height})", highlight=False)
+
+
+# ----------------------------------------------------------------------------------------- info
+@app.command()
+@friendly_errors
+def info(
+    run: Annotated[Path, typer.Argument(help="A run directory.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """Summarise a run: config, steps, best/last evaluation, checkpoints."""
+    import json
+
+    from robopg.info import format_info, run_info
+
+    summary = run_info(run)
+    if as_json:
+        print(json.dumps(summary.to_dict(), indent=2))
+        return
+    for line in format_info(summary):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
 # ----------------------------------------------------------------------------------------- envs
 @app.command()
 @friendly_errors

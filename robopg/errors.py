@@ -27,3 +27,7 @@ class TrainingDiverged(RobopgError):
 
 class RenderError(RobopgError):
     """No working headless OpenGL backend, or an unusable video output."""
+
+
+class RunDirError(RobopgError):
+    """A run directory that is missing or holds no metrics (``robopg plot`` / ``robopg info``)."""
