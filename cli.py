@@ -122,7 +122,9 @@ def train(
     if result.interrupted:
         console.print(
             f"[yellow]Stopped at {result.env_steps:,} steps.[/] Checkpoint: "
-            f"{result.final_checkpoint}\nResume with: robopg train --resume {result.run_dir}"
+            f"{escape(str(result.final_checkpoint))}\n"
+            f"Resume with: robopg train --resume {escape(str(result.run_dir))}",
+            highlight=False,
         )
         raise typer.Exit(code=130)
     if result.final_eval is not None:
@@ -139,8 +141,8 @@ def _print_aborted(trainer: Any) -> None:
         console.print("[red]Aborted[/] before the first checkpoint was written.", highlight=False)
         return
     console.print(
-        f"[red]Aborted.[/] Last complete checkpoint: {last}\n"
-        f"Resume with: robopg train --resume {trainer.run_dir}",
+        f"[red]Aborted.[/] Last complete checkpoint: {escape(str(last))}\n"
+        f"Resume with: robopg train --resume {escape(str(trainer.run_dir))}",
         highlight=False,
     )
 
@@ -252,11 +254,11 @@ def envs() -> None:
 
 @app.command()
 def presets() -> None:
-    """List the shipped presets."""
-    from robopg.config import preset_names
+    """List the shipped presets with what each is for."""
+    from robopg.config import preset_description, preset_names
 
     for name in preset_names():
-        console.print(name)
+        console.print(f"[bold]{name:<14}[/] {escape(preset_description(name))}", highlight=False)
 
 
 def main() -> None:

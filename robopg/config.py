@@ -203,6 +203,15 @@ def preset_file(name: str, task: str | None = None) -> str:
     )
 
 
+def preset_description(name: str) -> str:
+    """The first comment line of a shipped preset (what it is for)."""
+    text = (resources.files("robopg.presets") / f"{name}.toml").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if line.startswith("#"):
+            return line.lstrip("# ").strip()
+    return ""
+
+
 def load_preset(name: str, task: str | None = None) -> dict[str, Any]:
     """A shipped preset by name (e.g. ``reacher``, ``reacher-fast``, or ``fast`` for a task)."""
     resolved = preset_file(name, task)

@@ -81,3 +81,12 @@ def test_cli_prints_and_saves_the_resolved_config(tmp_path: Path) -> None:
     )
     # A run's config.json is itself a valid --config: the run can be repeated exactly.
     assert resolve_config({}, config_file=run_dir / "config.json").to_dict() == saved
+
+
+def test_presets_command_lists_each_with_its_purpose() -> None:
+    result = CliRunner().invoke(app, ["presets"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    lines = {line.split()[0]: line for line in result.output.splitlines() if line.strip()}
+    assert set(lines) == set(preset_names())
+    assert "Reacher in 300k steps" in lines["reacher-fast"]
+    assert "Pusher-v5" in lines["pusher"]
