@@ -7,6 +7,8 @@ traceback. The ``train`` options are generated from TrainConfig, the single sour
 
 import dataclasses
 import inspect
+import os
+import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -201,8 +203,24 @@ def presets() -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app(prog_name="robopg")
+    """Console-script entry point.
+
+    Under torchrun (WORLD_SIZE > 1) the process ends with ``os._exit`` after flushing: the
+    process group is already torn down by then, but gloo's worker threads can still abort the
+    interpreter's finalisation (SIGABRT, "terminate called without an active exception"),
+    turning a finished run into a failed one for torchrun.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        app(prog_name="robopg")
+        return
+    code = 0
+    try:
+        app(prog_name="robopg")
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -29,11 +29,12 @@ from robopg.checkpoint import (
     save_checkpoint,
 )
 from robopg.config import TrainConfig, save_json
-from robopg.distributed import DistContext, init_distributed
+from robopg.distributed import DistContext, init_distributed, shutdown_distributed
 from robopg.envs import VectorEnv, make_vector_env, resolve_task
 from robopg.errors import CheckpointError, ConfigError, RobopgError
 from robopg.evaluate import EvalResult, run_episodes
 from robopg.logging import MetricsWriter, TrainingProgress
+from robopg.normalize import update_across_ranks
 from robopg.policy import GaussianPolicy, NetConfig, ValueNet, load_state_strict
 from robopg.reinforce import UpdateSettings, update
 from robopg.rollout import RolloutCollector
@@ -118,6 +119,7 @@ class Trainer:
         self.console = console or Console()
         self.show_progress = show_progress
         self.device = pick_device(cfg.device)
+        self._owns_dist = dist is None
         self.dist = dist or init_distributed(str(self.device))
         if self.dist.active and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
@@ -140,6 +142,9 @@ class Trainer:
         )
         self.policy = GaussianPolicy(self.net_cfg).to(self.device)
         self.value = ValueNet(self.net_cfg).to(self.device) if cfg.baseline == "value" else None
+        self.dist.broadcast_parameters(self.policy)
+        if self.value is not None:
+            self.dist.broadcast_parameters(self.value)
         self.policy_opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr)
         self.value_opt = (
             torch.optim.Adam(self.value.parameters(), lr=cfg.value_lr) if self.value else None
@@ -183,7 +188,7 @@ class Trainer:
             enabled=self.show_progress and self.dist.is_main,
         )
         with GracefulStop() as stop, progress:
-            while self.update_idx < self.total_updates and not stop.requested:
+            while self.update_idx < self.total_updates and not self.dist.any(stop.requested):
                 t0 = time.perf_counter()
                 self._set_learning_rate()
                 batch = self.collector.collect(cfg.rollout_len)
@@ -198,13 +203,13 @@ class Trainer:
                     self.value_gen,
                 )
                 if cfg.normalize_obs:  # after the step, so the gradient was on-policy
-                    self._update_obs_normalizer(batch.obs)
+                    update_across_ranks(self.policy.obs_norm, batch.obs, self.dist)
                 self.update_idx += 1
                 self.env_steps += self.batch_steps
                 dt = time.perf_counter() - t0
                 self.elapsed += dt
                 row = self._metrics_row(metrics, batch.episode_returns, batch.episode_lengths, dt)
-                if cfg.eval_every and self.update_idx % cfg.eval_every == 0:
+                if self.dist.is_main and cfg.eval_every and self.update_idx % cfg.eval_every == 0:
                     row.update(self._eval_metrics(self.evaluate(cfg.eval_episodes)))
                 if writer is not None:
                     writer.write(row)
@@ -221,6 +226,8 @@ class Trainer:
         if writer is not None:
             writer.close()
         self.env.close()
+        if self._owns_dist:
+            shutdown_distributed(self.dist)
         return TrainResult(self.run_dir, final_ckpt, final_eval, self.env_steps, interrupted)
 
     # ------------------------------------------------------------------ pieces of a step
@@ -229,16 +236,6 @@ class Trainer:
             frac = 1.0 - self.update_idx / self.total_updates
             for group in self.policy_opt.param_groups:
                 group["lr"] = self.cfg.lr * frac
-
-    def _update_obs_normalizer(self, obs: torch.Tensor) -> None:
-        """Merge this batch's observation moments over all ranks into the running statistics."""
-        x = obs.reshape(-1, obs.shape[-1]).to(torch.float64)
-        moments = torch.stack([x.mean(0), x.square().mean(0)])
-        self.dist.all_reduce_mean(moments)
-        var = (moments[1] - moments[0].square()).clamp_min(0.0)
-        self.policy.obs_norm.update_from_moments(
-            moments[0], var, float(x.shape[0] * self.dist.world_size)
-        )
 
     def _metrics_row(
         self, metrics: dict[str, float], returns: list[float], lengths: list[int], dt: float
@@ -362,6 +359,7 @@ class Trainer:
             "optim": optim_meta,
             "env_state": env_json,
             "world_size": self.dist.world_size,
+            "device_type": self.device.type,
             "saved_at": datetime.now().isoformat(timespec="seconds"),
         }
         if final_eval is not None:
@@ -397,7 +395,13 @@ class Trainer:
             optimizer_from_tensors(
                 self.value_opt, ckpt.section("optim.value"), meta["optim"]["value"]
             )
-        self.noise_gen.set_state(ckpt.tensors["rng.noise"])
+        if meta.get("device_type", "cpu") == self.device.type:
+            self.noise_gen.set_state(ckpt.tensors["rng.noise"])
+        else:  # CPU and CUDA generators have different states; the run continues, not exactly
+            self.console.print(
+                f"[yellow]Checkpoint was trained on {meta.get('device_type')}, resuming on "
+                f"{self.device.type}: action noise is re-seeded, so the run is not bit-exact.[/]"
+            )
         self.value_gen.set_state(ckpt.tensors["rng.value"])
         self.update_idx = int(meta["update"])
         self.env_steps = int(meta["env_steps"])
