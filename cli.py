@@ -207,7 +207,7 @@ def render(
     from robopg.video import RenderSettings, choose_gl_backend, prepare_output
 
     settings = RenderSettings(width, height, fps, camera, grid)
-    prepare_output(out, settings)
+    prepare_output(out, settings, episodes)
     choose_gl_backend()  # sets MUJOCO_GL before anything below imports mujoco
     from robopg.video import render_policy
 

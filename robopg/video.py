@@ -18,6 +18,7 @@ Episodes run on single gymnasium envs (``gym.make(task.gym_id)``), each seeded `
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
 import os
@@ -75,7 +76,6 @@ def probe_gl_backend(backend: str, timeout: float = PROBE_TIMEOUT_S) -> str | No
     fails to open can abort the process, and because MUJOCO_GL only counts before import.
     """
     env = {**os.environ, "MUJOCO_GL": backend}
-    env.pop("PYOPENGL_PLATFORM", None)  # each mujoco backend sets the one it needs
     code = "import sys, robopg.video as v; v._probe_main(sys.argv[1])"
     try:
         proc = subprocess.run(
@@ -173,8 +173,14 @@ class OffscreenRenderer:
         # The offscreen framebuffer is sized from the model; grow it to fit the request.
         model.vis.global_.offwidth = max(int(model.vis.global_.offwidth), width)
         model.vis.global_.offheight = max(int(model.vis.global_.offheight), height)
-        module = importlib.import_module(f"mujoco.{_GL_MODULES[backend]}")
-        self._gl = module.GLContext(width, height)
+        try:
+            module = importlib.import_module(f"mujoco.{_GL_MODULES[backend]}")
+            self._gl = module.GLContext(width, height)
+        except (ImportError, RuntimeError, OSError) as exc:  # e.g. PYOPENGL_PLATFORM clash
+            raise RenderError(
+                f"Could not open an OpenGL context with MUJOCO_GL={backend} ({exc}); unset "
+                "PYOPENGL_PLATFORM and MUJOCO_GL and run again."
+            ) from None
         self._gl.make_current()
         self._con = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_150)
         mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._con)
@@ -248,6 +254,13 @@ class RenderSettings:
     grid: bool = False
     overlay: bool = True
 
+    def layout(self, episodes: int) -> tuple[int, int]:
+        """(columns, rows) of episode tiles in one frame: a near-square grid, or 1×1."""
+        if not self.grid:
+            return 1, 1
+        cols = math.ceil(math.sqrt(episodes))
+        return cols, math.ceil(episodes / cols)
+
     def check(self, out: Path) -> str:
         """Validate against the output path; return its format (``.mp4``, ``.gif``, ``.png``)."""
         fmt = out.suffix.lower()
@@ -278,12 +291,24 @@ def timing(dt: float, fmt: str, fps: float | None) -> tuple[Fraction, int]:
 
     Default: real time. A fast simulator (e.g. 125 steps/s) gets every k-th step rendered so
     playback stays real time at a rate players handle; an explicit fps renders every step.
+    GIF frame delays are whole centiseconds, so a GIF's rate is rounded to 100/n fps.
     """
     if fps is not None:
-        return Fraction(fps).limit_denominator(1001), 1
-    rate = 1.0 / dt
-    stride = max(1, math.ceil(rate / MAX_FPS[fmt] - 1e-9))
-    return Fraction(rate / stride).limit_denominator(1001), stride
+        rate, stride = Fraction(fps).limit_denominator(1001), 1
+    else:
+        stride = max(1, math.ceil(1.0 / dt / MAX_FPS[fmt] - 1e-9))
+        if fmt == ".gif":  # prefer a stride whose frame time is whole centiseconds
+            stride = next(
+                (k for k in range(stride, stride + 10) if _near_whole(100 * dt * k)), stride
+            )
+        rate = Fraction(1.0 / (dt * stride)).limit_denominator(1001)
+    if fmt == ".gif":
+        rate = Fraction(100, max(2, round(100 / rate)))
+    return rate, stride
+
+
+def _near_whole(x: float) -> bool:
+    return abs(x - round(x)) < 0.02 * x
 
 
 # ------------------------------------------------------------------------------ output sinks
@@ -293,10 +318,19 @@ class FrameSink(Protocol):
     def abort(self) -> None: ...
 
 
-def prepare_output(out: Path, settings: RenderSettings) -> str:
+def prepare_output(out: Path, settings: RenderSettings, episodes: int) -> str:
     """Every check that needs no rendering (format, size, PyAV/Pillow, writable path); returns
     the format. Cheap, so callers run it before the GL probe and before loading a policy."""
     fmt = settings.check(out)
+    if episodes < 1:
+        raise RenderError(f"--episodes must be at least 1, got {episodes}.")
+    cols, rows = settings.layout(episodes)
+    if max(settings.width * cols, settings.height * rows) > 4096:
+        raise RenderError(
+            f"A grid of {episodes} episodes would be {settings.width * cols}×"
+            f"{settings.height * rows} pixels (at most 4096 a side); use fewer --episodes or a "
+            "smaller --width/--height."
+        )
     _require_video_extra()
     check_writable(out)
     return fmt
@@ -366,7 +400,7 @@ class _GifSink:
 
     def __init__(self, out: Path, fps: Fraction) -> None:
         self.out, self.tmp = out, _temp_path(out)
-        self._delay_ms = round(1000 / float(fps))
+        self._delay_ms = round(1000 / fps)  # whole centiseconds: see ``timing``
         self._frames: list[Any] = []
 
     def add(self, frame: np.ndarray, row: int, t: int) -> None:
@@ -469,11 +503,14 @@ class RenderResult:
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        what = "contact sheet" if self.path.suffix.lower() == ".png" else f"{self.frames} frames"
+        if self.path.suffix.lower() == ".png":
+            what = f"contact sheet {self.size[0]}×{self.size[1]}"
+        else:
+            what = f"{self.frames} frames, {self.size[0]}×{self.size[1]} at {float(self.fps):g} fps"
         return (
-            f"wrote {self.path}: {what}, {self.size[0]}×{self.size[1]} at {float(self.fps):g} fps, "
-            f"{len(self.returns)} episodes, mean return {np.mean(self.returns):.3f} "
-            f"({self.label}), {self.seconds:.1f} s with {self.backend}"
+            f"wrote {self.path}: {what}, "
+            f"{len(self.returns)} episodes, mean return {np.mean(self.returns):.3f}, "
+            f"{self.label}; {self.seconds:.1f} s with {self.backend}"
         )
 
 
@@ -524,89 +561,78 @@ def render_rollouts(
 
     settings = settings or RenderSettings()
     out = Path(out)
-    if episodes < 1:
-        raise RenderError(f"--episodes must be at least 1, got {episodes}.")
-    fmt = prepare_output(out, settings)
+    fmt = prepare_output(out, settings, episodes)
     backend = choose_gl_backend()
     spec = resolve_task(task)
     start = time.perf_counter()
-
-    envs = [_make_env(spec.gym_id) for _ in range(episodes if settings.grid else 1)]
-    first = envs[0]
-    model = first.unwrapped.model  # type: ignore[attr-defined]
-    dt = float(getattr(first.unwrapped, "dt", 1.0 / first.metadata.get("render_fps", 30)))
-    max_steps = int(first.spec.max_episode_steps or 1000) if first.spec else 1000
-    fps, stride = timing(dt, fmt, settings.fps)
-    low = np.asarray(first.action_space.low, dtype=np.float64)  # type: ignore[attr-defined]
-    high = np.asarray(first.action_space.high, dtype=np.float64)  # type: ignore[attr-defined]
     w, h = settings.width, settings.height
-    cols = math.ceil(math.sqrt(episodes)) if settings.grid else 1
-    rows = math.ceil(episodes / cols) if settings.grid else 1
-    out_w, out_h = w * cols, h * rows
-    frames_per_episode = 1 + math.ceil(max_steps / stride)
+    cols, rows = settings.layout(episodes)
+    sheet_rows = 1 if settings.grid else episodes
 
-    renderer = OffscreenRenderer(model, w, h, backend)
-    sink: FrameSink
-    try:
+    with contextlib.ExitStack() as cleanup:  # closes the renderer, then the envs
+        envs = []
+        for _ in range(episodes if settings.grid else 1):
+            envs.append(_make_env(spec.gym_id))
+            cleanup.callback(envs[-1].close)
+        first = envs[0]
+        model = first.unwrapped.model  # type: ignore[attr-defined]
+        dt = float(getattr(first.unwrapped, "dt", 1.0 / first.metadata.get("render_fps", 30)))
+        max_steps = int(first.spec.max_episode_steps or 1000) if first.spec else 1000
+        fps, stride = timing(dt, fmt, settings.fps)
+        low = np.asarray(first.action_space.low, dtype=np.float64)  # type: ignore[attr-defined]
+        high = np.asarray(first.action_space.high, dtype=np.float64)  # type: ignore[attr-defined]
+
+        renderer = OffscreenRenderer(model, w, h, backend)
+        cleanup.callback(renderer.close)
         cam = renderer.camera(model, settings.camera, _camera_config(first))
         overlay = Overlay(h, label) if settings.overlay else None
+
+        def frame_of(ep: _Episode) -> np.ndarray:
+            env = ep.env.unwrapped
+            img = renderer.render(env.model, env.data, cam)  # type: ignore[attr-defined]
+            if overlay is not None:
+                text = f"ep {ep.index + 1}/{episodes}  t {ep.steps}  return {ep.ret:.2f}"
+                img = overlay.draw(img, text)
+            return img
+
+        sink: FrameSink
         if fmt == ".mp4":
-            sink = _Mp4Sink(out, out_w, out_h, fps)
+            sink = _Mp4Sink(out, w * cols, h * rows, fps)
         elif fmt == ".gif":
             sink = _GifSink(out, fps)
         else:
-            sheet_rows = 1 if settings.grid else episodes
-            sink = _SheetSink(out, sheet_rows, frames_per_episode, SHEET_COLUMNS)
-    except BaseException:
-        renderer.close()
-        for env in envs:
-            env.close()
-        raise
-
-    def frame_of(ep: _Episode) -> np.ndarray:
-        env = ep.env.unwrapped
-        img = renderer.render(env.model, env.data, cam)  # type: ignore[attr-defined]
-        if overlay is not None:
-            text = f"ep {ep.index + 1}/{episodes}  t {ep.steps}  return {ep.ret:.2f}"
-            img = overlay.draw(img, text)
-        return img
-
-    returns: list[float] = []
-    lengths: list[int] = []
-    n_frames = 0
-    try:
-        if settings.grid:
-            eps = [_reset(env, i, seed) for i, env in enumerate(envs)]
-            tiles = [frame_of(ep) for ep in eps]
-            for t, _ in _steps(eps, act, low, high, stride):
-                for k, ep in enumerate(eps):
-                    if ep.steps == t:  # stepped this time; finished episodes stay frozen
-                        tiles[k] = frame_of(ep)
-                sink.add(_tile(tiles, rows, cols, h, w), 0, t)
-                n_frames += 1
-            returns = [ep.ret for ep in eps]
-            lengths = [ep.steps for ep in eps]
-        else:
-            for i in range(episodes):
-                ep = _reset(first, i, seed)
-                for t, _ in _steps([ep], act, low, high, stride):
-                    sink.add(frame_of(ep), i, t)
+            sink = _SheetSink(out, sheet_rows, 1 + math.ceil(max_steps / stride), SHEET_COLUMNS)
+        returns: list[float] = []
+        lengths: list[int] = []
+        n_frames = 0
+        try:
+            if settings.grid:
+                eps = [_reset(env, i, seed) for i, env in enumerate(envs)]
+                tiles = [frame_of(ep) for ep in eps]
+                for t in _steps(eps, act, low, high, stride):
+                    for k, ep in enumerate(eps):
+                        if ep.steps == t:  # stepped this time; finished episodes stay frozen
+                            tiles[k] = frame_of(ep)
+                    sink.add(_tile(tiles, rows, cols, h, w), 0, t)
                     n_frames += 1
-                returns.append(ep.ret)
-                lengths.append(ep.steps)
-        sink.finish()
-    except BaseException:
-        sink.abort()
-        raise
-    finally:
-        renderer.close()
-        for env in envs:
-            env.close()
+                returns = [ep.ret for ep in eps]
+                lengths = [ep.steps for ep in eps]
+            else:
+                for i in range(episodes):
+                    ep = _reset(first, i, seed)
+                    for t in _steps([ep], act, low, high, stride):
+                        sink.add(frame_of(ep), i, t)
+                        n_frames += 1
+                    returns.append(ep.ret)
+                    lengths.append(ep.steps)
+            sink.finish()
+        except BaseException:
+            sink.abort()
+            raise
     if fmt == ".png":
-        sheet_rows = 1 if settings.grid else episodes
-        size = (out_w * SHEET_COLUMNS, out_h * sheet_rows)
+        size = (w * cols * SHEET_COLUMNS, h * rows * sheet_rows)
     else:
-        size = (out_w, out_h)
+        size = (w * cols, h * rows)
     return RenderResult(
         out, returns, lengths, n_frames, size, fps, time.perf_counter() - start, backend, label
     )
@@ -619,11 +645,11 @@ def _reset(env: gym.Env[Any, Any], index: int, seed: int) -> _Episode:
 
 def _steps(
     eps: list[_Episode], act: ActFn, low: np.ndarray, high: np.ndarray, stride: int
-) -> Iterator[tuple[int, None]]:
+) -> Iterator[int]:
     """Yield t = 0 (reset state), then every ``stride``-th step and each episode's last step,
     stepping every live episode (batched through ``act``) in between."""
     t = 0
-    yield t, None
+    yield t
     while not all(ep.done for ep in eps):
         live = [ep for ep in eps if not ep.done]
         actions = np.asarray(act(np.stack([ep.obs for ep in live])), dtype=np.float64)
@@ -638,7 +664,7 @@ def _steps(
                 ep.done = ended = True
         t += 1
         if t % stride == 0 or ended:
-            yield t, None
+            yield t
 
 
 def _tile(tiles: list[np.ndarray], rows: int, cols: int, h: int, w: int) -> np.ndarray:
@@ -679,7 +705,7 @@ def render_policy(
     """Render a run directory, checkpoint, or task name (its shipped policy; ``random``: an
     untrained one) — the ``robopg render`` command as a function."""
     settings = settings or RenderSettings()
-    prepare_output(Path(out), settings)  # bad paths and sizes fail before any slow work
+    prepare_output(Path(out), settings, episodes)  # bad paths and sizes fail before slow work
     if random:
         import gymnasium as gym
 

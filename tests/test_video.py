@@ -127,6 +127,8 @@ def test_video_every_writes_decodable_training_videos(tmp_path: Path, tiny_run: 
         (["--out", "{tmp}/blocker/sub/clip.mp4"], "Cannot write"),
         (["--out", "{tmp}/clip.gif", "--fps", "100"], "use --fps 50 or less"),
         (["--out", "{tmp}/clip.mp4", "--camera", "nope"], "Unknown camera 'nope'"),
+        (["--out", "{tmp}/clip.mp4", "--episodes", "0"], "--episodes"),
+        (["--out", "{tmp}/c.mp4", "--grid", "--episodes", "200", "--width", "480"], "at most 4096"),
     ],
 )
 def test_bad_render_options_are_one_clear_sentence(
@@ -152,6 +154,9 @@ def test_real_time_rate_and_frame_stride():
     assert video.timing(0.05, ".gif", None) == (Fraction(20), 1)  # Pusher
     assert video.timing(0.008, ".mp4", None) == (Fraction(125, 3), 3)  # 125 steps/s
     assert video.timing(0.008, ".mp4", 30.0) == (Fraction(30), 1)
+    # GIF delays are whole centiseconds: 5 steps of 8 ms = 4 cs plays exactly in real time
+    assert video.timing(0.008, ".gif", None) == (Fraction(25), 5)
+    assert video.timing(0.02, ".gif", 30.0) == (Fraction(100, 3), 1)
 
 
 def test_backend_choice_order_and_export(monkeypatch: pytest.MonkeyPatch):
