@@ -60,13 +60,23 @@ _chosen_backend: str | None = None
 
 
 # ------------------------------------------------------------------------------ OpenGL backend
-def no_gl_message(tried: list[str]) -> str:
-    """The one sentence shown when no headless OpenGL backend can open a context."""
+def no_gl_message(failures: dict[str, str]) -> str:
+    """The one sentence shown when no headless OpenGL backend can open a context.
+
+    ``failures`` maps each backend tried to the first sentence of its error, kept short so
+    the packages to install stay the point of the message.
+    """
+    tried = ", ".join(f"{b}: {_short(why)}" for b, why in failures.items())
     return (
-        f"No headless OpenGL backend works here (tried {', '.join(tried)}); install EGL "
+        f"No headless OpenGL backend works here ({tried}); install EGL "
         f"(sudo apt-get install {GL_PACKAGES['egl']}) or OSMesa "
         f"(sudo apt-get install {GL_PACKAGES['osmesa']}) and run again."
     )
+
+
+def _short(reason: str, limit: int = 90) -> str:
+    first = reason.split(". ")[0].rstrip(".")
+    return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
 def probe_gl_backend(backend: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:
@@ -103,7 +113,11 @@ def _probe_main(backend: str) -> None:
     )
     data = mujoco.MjData(model)
     mujoco.mj_forward(model, data)
-    renderer = OffscreenRenderer(model, 16, 16, backend)
+    try:
+        renderer = OffscreenRenderer(model, 16, 16, backend)
+    except RenderError as exc:  # report the backend's own words, not our wrapper
+        print(exc.__cause__ or exc, file=sys.stderr)
+        raise SystemExit(1) from None
     try:
         frame = renderer.render(model, data, renderer.camera(model, "default"))
     finally:
@@ -129,15 +143,16 @@ def choose_gl_backend() -> str:
                 f"MUJOCO_GL={forced} is not a backend robopg can render with; unset it or set "
                 "it to egl or osmesa."
             )
-        if probe_gl_backend(forced) is not None:
+        why = probe_gl_backend(forced)
+        if why is not None:
             fix = (
                 f"install its packages (sudo apt-get install {GL_PACKAGES[forced]})"
                 if forced in GL_PACKAGES
                 else "check that a display is available"
             )
             raise RenderError(
-                f"MUJOCO_GL={forced} cannot open an OpenGL context here; {fix}, or unset "
-                "MUJOCO_GL to let robopg try egl, then osmesa."
+                f"MUJOCO_GL={forced} cannot open an OpenGL context here ({_short(why)}); "
+                f"{fix}, or unset MUJOCO_GL to let robopg try egl, then osmesa."
             )
         _chosen_backend = forced
         return forced
@@ -145,12 +160,15 @@ def choose_gl_backend() -> str:
     candidates = [b.strip().lower() for b in wanted.split(",") if b.strip()] or list(
         DEFAULT_BACKENDS
     )
+    failures: dict[str, str] = {}
     for backend in candidates:
-        if backend in _GL_MODULES and probe_gl_backend(backend) is None:
+        why = probe_gl_backend(backend) if backend in _GL_MODULES else "not a MUJOCO_GL backend"
+        if why is None:
             os.environ["MUJOCO_GL"] = backend
             _chosen_backend = backend
             return backend
-    raise RenderError(no_gl_message(candidates))
+        failures[backend] = why
+    raise RenderError(no_gl_message(failures))
 
 
 def require_video_support() -> str:
@@ -180,7 +198,7 @@ class OffscreenRenderer:
             raise RenderError(
                 f"Could not open an OpenGL context with MUJOCO_GL={backend} ({exc}); unset "
                 "PYOPENGL_PLATFORM and MUJOCO_GL and run again."
-            ) from None
+            ) from exc
         self._gl.make_current()
         self._con = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_150)
         mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._con)
