@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -226,11 +226,7 @@ class OffscreenRenderer:
             cam.azimuth, cam.elevation = 90.0, -90.0
             return cam
         names = [model.camera(i).name for i in range(model.ncam)]
-        cam_id = (
-            int(spec)
-            if spec.lstrip("-").isdigit()
-            else (names.index(spec) if spec in names else -2)
-        )
+        cam_id = int(spec) if spec.isdigit() else names.index(spec) if spec in names else -1
         if not 0 <= cam_id < model.ncam:
             choices = ", ".join(["default", "top", *names])
             raise RenderError(f"Unknown camera '{spec}'; this task has: {choices}.")
@@ -519,17 +515,16 @@ class RenderResult:
     seconds: float
     backend: str
     label: str = ""
-    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         if self.path.suffix.lower() == ".png":
             what = f"contact sheet {self.size[0]}×{self.size[1]}"
         else:
             what = f"{self.frames} frames, {self.size[0]}×{self.size[1]} at {float(self.fps):g} fps"
+        n = len(self.returns)
         return (
-            f"wrote {self.path}: {what}, "
-            f"{len(self.returns)} episodes, mean return {np.mean(self.returns):.3f}, "
-            f"{self.label}; {self.seconds:.1f} s with {self.backend}"
+            f"wrote {self.path}: {what}, {n} episode{'s' if n != 1 else ''}, mean return "
+            f"{np.mean(self.returns):.3f}, {self.label}; {self.seconds:.1f} s with {self.backend}"
         )
 
 
