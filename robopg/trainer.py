@@ -129,6 +129,10 @@ class Trainer:
             # Small MLPs run fastest single-threaded; the physics engine gets the cores.
             torch.set_num_threads(1)
 
+        if cfg.video_every and self.dist.is_main:
+            from robopg.video import require_video_support
+
+            require_video_support()  # fail now (and set MUJOCO_GL early), not after training
         self.env: VectorEnv = make_vector_env(
             cfg.env, cfg.num_envs, engine=cfg.engine, num_threads=cfg.num_threads or None
         )
@@ -216,6 +220,8 @@ class Trainer:
                 progress.update(self.env_steps, row["time/sps"], self.last_return, row["train/std"])
                 if self.update_idx % cfg.checkpoint_every == 0:
                     self.save(self._checkpoint_path())
+                if cfg.video_every and self.update_idx % cfg.video_every == 0:
+                    self._record_video()
             interrupted = stop.requested and self.update_idx < self.total_updates
         if self.dist.is_main and self.run_dir is not None:
             if interrupted:
@@ -283,6 +289,16 @@ class Trainer:
             deterministic=deterministic,
             engine=self.cfg.engine,
         )
+
+    def _record_video(self) -> None:
+        """One short deterministic episode to ``videos/update_<n>.mp4`` (rank 0 only)."""
+        if not self.dist.is_main or self.run_dir is None:
+            return
+        from robopg.video import record_training_video
+
+        path = self.run_dir / "videos" / f"update_{self.update_idx:06d}.mp4"
+        seed = self.cfg.seed + EVAL_SEED_OFFSET
+        record_training_video(self.cfg.env, self.policy, self.device, path, seed)
 
     # ------------------------------------------------------------------ files
     def _open_run_dir(self) -> MetricsWriter | None:
@@ -444,7 +460,7 @@ def resume_config(source: Path, overrides: dict[str, Any]) -> TrainConfig:
     """The saved config of a run, with only ``steps`` (and display options) overridable."""
     meta = load_checkpoint(latest_checkpoint(source)).meta
     cfg = TrainConfig.from_dict(meta["config"], source=f"checkpoint '{source}'")
-    allowed = {"steps", "device", "eval_every", "eval_episodes", "checkpoint_every"}
+    allowed = {"steps", "device", "eval_every", "eval_episodes", "checkpoint_every", "video_every"}
     bad = sorted(k for k, v in overrides.items() if v is not None and k not in allowed)
     if bad:
         raise ConfigError(
