@@ -7,6 +7,8 @@ traceback. The ``train`` options are generated from TrainConfig, the single sour
 
 import dataclasses
 import inspect
+import os
+import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -195,6 +197,49 @@ def eval_cmd(
     console.print(f"{ctrl.task} · {path}\n{result.summary()}", highlight=False)
 
 
+# --------------------------------------------------------------------------------------- render
+@app.command()
+@friendly_errors
+def render(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="Run directory, checkpoint file, or task name (uses the shipped policy)."
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help=".mp4 (H.264), .gif, or .png (contact sheet).")
+    ] = Path("rollout.mp4"),
+    episodes: Annotated[int, typer.Option(min=1, help="Episodes to render.")] = 3,
+    seed: Annotated[int, typer.Option(help="Seed of the first episode (i-th gets seed+i).")] = 0,
+    width: Annotated[int, typer.Option(help="Width of one episode's frame in pixels.")] = 480,
+    height: Annotated[int, typer.Option(help="Height of one episode's frame in pixels.")] = 480,
+    fps: Annotated[
+        float | None, typer.Option(help="Playback rate [default: the env's real-time rate].")
+    ] = None,
+    camera: Annotated[
+        str, typer.Option(help="default (the env's view), top, or a model camera name/index.")
+    ] = "default",
+    stochastic: Annotated[bool, typer.Option(help="Sample actions instead of the mean.")] = False,
+    random: Annotated[
+        bool, typer.Option(help="Render an untrained policy (SOURCE is a task name).")
+    ] = False,
+    grid: Annotated[bool, typer.Option(help="All episodes side by side in one video.")] = False,
+) -> None:
+    """Render episodes of a policy to a video, headless (OpenGL: EGL, then OSMesa)."""
+    from robopg.video import RenderSettings, choose_gl_backend, prepare_output
+
+    settings = RenderSettings(width, height, fps, camera, grid)
+    prepare_output(out, settings, episodes)
+    choose_gl_backend()  # sets MUJOCO_GL before anything below imports mujoco
+    from robopg.video import render_policy
+
+    result = render_policy(source, out, episodes, seed, settings, stochastic, random)
+    for i, (ret, steps) in enumerate(zip(result.returns, result.lengths, strict=True)):
+        console.print(f"episode {i + 1} (seed {seed + i}): return {ret:.3f} over {steps} steps")
+    console.print(result.summary(), highlight=False)
+
+
 # ----------------------------------------------------------------------------------------- plot
 @app.command()
 @friendly_errors
@@ -262,8 +307,24 @@ def presets() -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app(prog_name="robopg")
+    """Console-script entry point.
+
+    Under torchrun (WORLD_SIZE > 1) the process ends with ``os._exit`` after flushing: the
+    process group is already torn down by then, but gloo's worker threads can still abort the
+    interpreter's finalisation (SIGABRT, "terminate called without an active exception"),
+    turning a finished run into a failed one for torchrun.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        app(prog_name="robopg")
+        return
+    code = 0
+    try:
+        app(prog_name="robopg")
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ class TrainConfig:
     eval_episodes: int = _f(10, "Episodes per evaluation.")
     tensorboard: bool = _f(False, "Also write TensorBoard event files (needs robopg[tb]).")
     checkpoint_every: int = _f(50, "Write a checkpoint every K updates (the last one is kept).")
+    video_every: int = _f(0, "Record a short eval video in <run>/videos every K updates (0: off).")
     out: str = _f("runs", "Folder in which the run directory runs/<env>-<time>/ is created.")
 
     def hidden_sizes(self) -> tuple[int, ...]:
@@ -125,6 +126,7 @@ class TrainConfig:
         need(self.num_threads >= 0, f"--num-threads must be ≥ 0, got {self.num_threads}.")
         need(self.eval_every >= 0, f"--eval-every must be ≥ 0, got {self.eval_every}.")
         need(self.eval_episodes >= 1, f"--eval-episodes must be ≥ 1, got {self.eval_episodes}.")
+        need(self.video_every >= 0, f"--video-every must be ≥ 0, got {self.video_every}.")
         need(
             self.checkpoint_every >= 1,
             f"--checkpoint-every must be ≥ 1, got {self.checkpoint_every}.",

@@ -31,18 +31,52 @@ class DistContext:
     def active(self) -> bool:
         return self.world_size > 1
 
+    def _reduce(self, tensor: torch.Tensor, op: dist.ReduceOp.RedOpType) -> None:
+        """all_reduce in place; NCCL only reduces CUDA tensors, so CPU ones take a round trip."""
+        if tensor.device.type == "cpu" and dist.get_backend() == "nccl":
+            on_gpu = tensor.to(f"cuda:{self.local_rank}")
+            dist.all_reduce(on_gpu, op=op)
+            tensor.copy_(on_gpu)
+        else:
+            dist.all_reduce(tensor, op=op)
+
     def all_reduce_mean(self, tensor: torch.Tensor) -> torch.Tensor:
         """Average ``tensor`` over ranks in place (identity when single-process)."""
         if self.active:
-            dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+            self._reduce(tensor, dist.ReduceOp.SUM)
             tensor /= self.world_size
         return tensor
 
     def all_reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
         """Sum ``tensor`` over ranks in place (identity when single-process)."""
         if self.active:
-            dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+            self._reduce(tensor, dist.ReduceOp.SUM)
         return tensor
+
+    def any(self, flag: bool) -> bool:
+        """True on every rank if ``flag`` is true on any rank (e.g. a stop request), so all
+        ranks leave the loop at the same update instead of one waiting forever in a collective."""
+        if not self.active:
+            return flag
+        t = torch.tensor([1.0 if flag else 0.0])
+        self._reduce(t, dist.ReduceOp.MAX)
+        return bool(t.item() > 0)
+
+    def broadcast_parameters(self, module: torch.nn.Module) -> None:
+        """Copy rank 0's parameters and buffers to every rank.
+
+        Seeding alone is not enough: orthogonal init goes through LAPACK's QR, whose rounding
+        can depend on the thread count, so ranks could start a few ulps apart and drift.
+        """
+        if not self.active:
+            return
+        for tensor in [*module.parameters(), *module.buffers()]:
+            if tensor.device.type == "cpu" and dist.get_backend() == "nccl":
+                on_gpu = tensor.data.to(f"cuda:{self.local_rank}")
+                dist.broadcast(on_gpu, src=0)
+                tensor.data.copy_(on_gpu)
+            else:
+                dist.broadcast(tensor.data, src=0)
 
     def average_gradients(self, params: list[torch.nn.Parameter]) -> None:
         """Average .grad over ranks with one flat all-reduce (one collective per update)."""
@@ -77,5 +111,10 @@ def init_distributed(device: str) -> DistContext:
 
 
 def shutdown_distributed(ctx: DistContext) -> None:
+    """Wait for every rank (rank 0 may still be evaluating and saving), then leave the group.
+
+    Exiting with the group alive can abort the process (SIGABRT) inside gloo/NCCL teardown.
+    """
     if ctx.active and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from robopg.distributed import DistContext
+
 
 class RunningMeanStd(nn.Module):
     """Mean and variance of a stream of (B, D) batches, merged with Chan et al.'s parallel formula.
@@ -56,3 +58,13 @@ class RunningMeanStd(nn.Module):
         std = torch.sqrt(self.var + self.epsilon).to(obs.dtype)
         out = (obs - self.mean.to(obs.dtype)) / std
         return out.clamp(-self.clip, self.clip)
+
+
+def update_across_ranks(rms: RunningMeanStd, obs: torch.Tensor, dist: DistContext) -> None:
+    """Fold a (…, D) batch from every rank into ``rms``: all ranks end with equal statistics,
+    the same a single process would get from the union of the ranks' (equal-sized) batches."""
+    x = obs.reshape(-1, obs.shape[-1]).to(torch.float64)
+    moments = torch.stack([x.mean(0), x.square().mean(0)])
+    dist.all_reduce_mean(moments)
+    var = (moments[1] - moments[0].square()).clamp_min(0.0)
+    rms.update_from_moments(moments[0], var, float(x.shape[0] * dist.world_size))

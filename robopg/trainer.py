@@ -29,11 +29,12 @@ from robopg.checkpoint import (
     save_checkpoint,
 )
 from robopg.config import TrainConfig, save_json
-from robopg.distributed import DistContext, init_distributed
+from robopg.distributed import DistContext, init_distributed, shutdown_distributed
 from robopg.envs import VectorEnv, make_vector_env, resolve_task
 from robopg.errors import CheckpointError, ConfigError, RobopgError, TrainingDiverged
 from robopg.evaluate import EvalResult, run_episodes
 from robopg.logging import MetricsWriter, TrainingProgress, require_tensorboard
+from robopg.normalize import update_across_ranks
 from robopg.policy import GaussianPolicy, NetConfig, ValueNet, load_state_strict
 from robopg.reinforce import UpdateSettings, update
 from robopg.rollout import RolloutCollector
@@ -118,6 +119,7 @@ class Trainer:
         self.console = console or Console()
         self.show_progress = show_progress
         self.device = pick_device(cfg.device)
+        self._owns_dist = dist is None
         self.dist = dist or init_distributed(str(self.device))
         if self.dist.active and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
@@ -129,6 +131,10 @@ class Trainer:
             # Small MLPs run fastest single-threaded; the physics engine gets the cores.
             torch.set_num_threads(1)
 
+        if cfg.video_every and self.dist.is_main:
+            from robopg.video import require_video_support
+
+            require_video_support()  # fail now (and set MUJOCO_GL early), not after training
         self.env: VectorEnv = make_vector_env(
             cfg.env, cfg.num_envs, engine=cfg.engine, num_threads=cfg.num_threads or None
         )
@@ -142,6 +148,9 @@ class Trainer:
         )
         self.policy = GaussianPolicy(self.net_cfg).to(self.device)
         self.value = ValueNet(self.net_cfg).to(self.device) if cfg.baseline == "value" else None
+        self.dist.broadcast_parameters(self.policy)
+        if self.value is not None:
+            self.dist.broadcast_parameters(self.value)
         self.policy_opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr)
         self.value_opt = (
             torch.optim.Adam(self.value.parameters(), lr=cfg.value_lr) if self.value else None
@@ -186,7 +195,7 @@ class Trainer:
             enabled=self.show_progress and self.dist.is_main,
         )
         with GracefulStop() as stop, progress:
-            while self.update_idx < self.total_updates and not stop.requested:
+            while self.update_idx < self.total_updates and not self.dist.any(stop.requested):
                 t0 = time.perf_counter()
                 self._set_learning_rate()
                 batch = self.collector.collect(cfg.rollout_len)
@@ -207,7 +216,7 @@ class Trainer:
                     self.env.close()
                     raise TrainingDiverged(f"{exc} {self._diverged_where()}") from None
                 if cfg.normalize_obs:  # after the step, so the gradient was on-policy
-                    self._update_obs_normalizer(batch.obs)
+                    update_across_ranks(self.policy.obs_norm, batch.obs, self.dist)
                 self.update_idx += 1
                 self.env_steps += self.batch_steps
                 dt = time.perf_counter() - t0
@@ -225,7 +234,10 @@ class Trainer:
                 progress.update(self.env_steps, row["time/sps"], self.last_return, row["train/std"])
                 if self.update_idx % cfg.checkpoint_every == 0:
                     self.save(self._checkpoint_path())
-            interrupted = stop.requested and self.update_idx < self.total_updates
+                if cfg.video_every and self.update_idx % cfg.video_every == 0:
+                    self._record_video()
+            # Stopped early only by a signal (on any rank: the stop is collective).
+            interrupted = self.update_idx < self.total_updates
             # Still inside GracefulStop: a second signal during these writes aborts cleanly
             # (atomic_write removes its temp file; the previous checkpoint stays intact).
             if self.dist.is_main and self.run_dir is not None:
@@ -238,6 +250,8 @@ class Trainer:
         if writer is not None:
             writer.close()
         self.env.close()
+        if self._owns_dist:
+            shutdown_distributed(self.dist)
         return TrainResult(self.run_dir, final_ckpt, final_eval, self.env_steps, interrupted)
 
     def _diverged_where(self) -> str:
@@ -253,16 +267,6 @@ class Trainer:
             frac = 1.0 - self.update_idx / self.total_updates
             for group in self.policy_opt.param_groups:
                 group["lr"] = self.cfg.lr * frac
-
-    def _update_obs_normalizer(self, obs: torch.Tensor) -> None:
-        """Merge this batch's observation moments over all ranks into the running statistics."""
-        x = obs.reshape(-1, obs.shape[-1]).to(torch.float64)
-        moments = torch.stack([x.mean(0), x.square().mean(0)])
-        self.dist.all_reduce_mean(moments)
-        var = (moments[1] - moments[0].square()).clamp_min(0.0)
-        self.policy.obs_norm.update_from_moments(
-            moments[0], var, float(x.shape[0] * self.dist.world_size)
-        )
 
     def _metrics_row(
         self, metrics: dict[str, float], returns: list[float], lengths: list[int], dt: float
@@ -310,6 +314,16 @@ class Trainer:
             deterministic=deterministic,
             engine=self.cfg.engine,
         )
+
+    def _record_video(self) -> None:
+        """One short deterministic episode to ``videos/update_<n>.mp4`` (rank 0 only)."""
+        if not self.dist.is_main or self.run_dir is None:
+            return
+        from robopg.video import record_training_video
+
+        path = self.run_dir / "videos" / f"update_{self.update_idx:06d}.mp4"
+        seed = self.cfg.seed + EVAL_SEED_OFFSET
+        record_training_video(self.cfg.env, self.policy, self.device, path, seed)
 
     # ------------------------------------------------------------------ files
     def _open_run_dir(self) -> MetricsWriter | None:
@@ -386,6 +400,7 @@ class Trainer:
             "optim": optim_meta,
             "env_state": env_json,
             "world_size": self.dist.world_size,
+            "device_type": self.device.type,
             "saved_at": datetime.now().isoformat(timespec="seconds"),
         }
         if final_eval is not None:
@@ -423,7 +438,13 @@ class Trainer:
             optimizer_from_tensors(
                 self.value_opt, ckpt.section("optim.value"), meta["optim"]["value"]
             )
-        self.noise_gen.set_state(ckpt.tensors["rng.noise"])
+        if meta.get("device_type", "cpu") == self.device.type:
+            self.noise_gen.set_state(ckpt.tensors["rng.noise"])
+        else:  # CPU and CUDA generators have different states; the run continues, not exactly
+            self.console.print(
+                f"[yellow]Checkpoint was trained on {meta.get('device_type')}, resuming on "
+                f"{self.device.type}: action noise is re-seeded, so the run is not bit-exact.[/]"
+            )
         self.value_gen.set_state(ckpt.tensors["rng.value"])
         self.update_idx = int(meta["update"])
         self.env_steps = int(meta["env_steps"])
@@ -466,7 +487,15 @@ def resume_config(source: Path, overrides: dict[str, Any]) -> TrainConfig:
     """The saved config of a run, with only ``steps`` (and display options) overridable."""
     meta = load_checkpoint(latest_checkpoint(source)).meta
     cfg = TrainConfig.from_dict(meta["config"], source=f"checkpoint '{source}'")
-    allowed = {"steps", "device", "eval_every", "eval_episodes", "checkpoint_every", "tensorboard"}
+    allowed = {
+        "steps",
+        "device",
+        "eval_every",
+        "eval_episodes",
+        "checkpoint_every",
+        "video_every",
+        "tensorboard",
+    }
     bad = sorted(k for k, v in overrides.items() if v is not None and k not in allowed)
     if bad:
         raise ConfigError(
