@@ -31,6 +31,7 @@ NON_LEARNING = {
     "eval_episodes",
     "checkpoint_every",
     "tensorboard",
+    "video_every",
 }
 
 RETURN_PANELS = (
