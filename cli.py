@@ -195,7 +195,7 @@ def variance(
         int | None, typer.Option(help="Trajectories cut into batches. [default: 2048]")
     ] = None,
     reference_episodes: Annotated[
-        int | None, typer.Option(help="Trajectories for the reference gradient. [default: 1024]")
+        int | None, typer.Option(help="Trajectories for the reference gradient. [default: 2048]")
     ] = None,
     value_episodes: Annotated[
         int | None, typer.Option(help="Trajectories V(s) is fit on. [default: 256]")

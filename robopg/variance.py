@@ -58,7 +58,7 @@ class VarianceSettings:
     """Sizes of a measurement. Batch sizes are in trajectories of one episode length T each."""
 
     episodes: int = 2048
-    reference_episodes: int = 1024
+    reference_episodes: int = 2048
     value_episodes: int = 256
     batch_episodes: tuple[int, ...] = (4, 16, 64)
     gammas: tuple[float, ...] = (0.99, 0.9, 1.0)
@@ -490,6 +490,7 @@ class VarianceReport:
     explained_variance: dict[str, float]  # γ → V's explained variance on the main pool
     rows: list[EstimatorStats] = field(default_factory=list)
     elapsed_s: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -518,6 +519,7 @@ def measure_on_pools(
         values[gamma] = fit_value_baseline(
             value_pool, net_cfg, gamma, settings.value_epochs, settings.seed + 17 * i
         )
+    report_timings = {"value_fit_s": time.perf_counter() - start}
     log(f"reference gradient from {reference_pool.rewards.shape[1]} trajectories")
     ref_adv = advantages(reference_pool, REFERENCE_GAMMA, (), values[REFERENCE_GAMMA])
     ref = reference_gradient(
@@ -565,6 +567,8 @@ def measure_on_pools(
             slope = variance_slope(rows)
             report.rows.extend(replace(r, variance_slope=slope) for r in rows)
     report.elapsed_s = time.perf_counter() - start
+    report.timings = {**report_timings, "gradients_and_statistics_s": report.elapsed_s}
+    report.timings["gradients_and_statistics_s"] -= report_timings["value_fit_s"]
     return report
 
 
@@ -636,6 +640,7 @@ def measure_variance(
     for name, count in sizes.items():
         log(f"collecting {count} {name} trajectories of {env.max_episode_steps} steps")
         pools[name] = collect_pool(env, policy, count, *seeds[name])
+    collected = time.perf_counter()
     report = measure_on_pools(
         policy,
         pools["value"],
@@ -647,6 +652,7 @@ def measure_variance(
         log=log,
     )
     report.elapsed_s = time.perf_counter() - start
+    report.timings = {"collection_s": collected - start, **report.timings}
     return report
 
 

@@ -129,6 +129,7 @@ def plot_png(report: VarianceReport) -> bytes:
     """
     try:
         import matplotlib
+        import matplotlib.ticker
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
@@ -139,7 +140,7 @@ def plot_png(report: VarianceReport) -> bytes:
 
     gamma0 = report.settings.gammas[0]
     keys = list(dict.fromkeys(r.estimator for r in report.rows))
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.3), dpi=90)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5.2), dpi=90)
     for key in keys:
         rows = _rows(report, gamma0, key)
         if not rows:
@@ -154,11 +155,14 @@ def plot_png(report: VarianceReport) -> bytes:
         )
     left.set_xscale("log")
     left.set_yscale("log")
+    sizes = sorted({r.batch_steps for r in report.rows})
+    left.set_xticks(sizes, [str(x) for x in sizes])
+    left.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     left.set_xlabel("batch size (env steps)")
     left.set_ylabel("trace of gradient covariance")
     left.set_title(f"variance vs batch size (γ={gamma0:g})")
     left.grid(True, which="both", alpha=0.3)
-    left.legend(fontsize=7)
+    left.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.14))
 
     n = table_batch(report)
     for gamma in report.settings.gammas:
@@ -194,7 +198,7 @@ def plot_png(report: VarianceReport) -> bytes:
     right.set_ylabel("relative to ‖reference gradient‖²")
     right.set_title(f"bias–variance vs λ ({n * report.episode_length} steps per batch)")
     right.grid(True, which="both", alpha=0.3)
-    right.legend(fontsize=7)
+    right.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.14))
     fig.suptitle(f"{report.task}: {report.policy}", fontsize=10)
     fig.tight_layout()
     buf = io.BytesIO()

@@ -16,9 +16,11 @@ import torch
 from typer.testing import CliRunner
 
 from robopg.app.cli import app
-from robopg.policy import GaussianPolicy, NetConfig
+from robopg.normalize import RunningMeanStd
+from robopg.policy import GaussianPolicy, NetConfig, ValueNet
 from robopg.rollout import Rollout
 from robopg.variance import (
+    FittedValue,
     Reference,
     VarianceSettings,
     estimator_batch_gradients,
@@ -120,6 +122,56 @@ def test_baselines_lower_the_variance_and_variance_falls_as_one_over_n(analytic:
     for key in set(grads) - {"rtg_mean"}:
         ratio = tr_var(key, 4) / tr_var(key, 16)
         assert 3.4 < ratio < 4.7, f"{key}: var(n=4)/var(n=16) = {ratio:.2f}, expected ≈ 4"
+
+
+def two_step_pool(policy: GaussianPolicy, episodes: int, seed: int) -> Rollout:
+    """s₀ = S, s₁ = (a₀, 0), r₀ = 0, r₁ = −‖a₁ − c‖², then the episode terminates.
+
+    The first action matters only through the next state, so credit must flow through V(s₁).
+    """
+    gen = torch.Generator().manual_seed(seed)
+    s0 = S.expand(episodes, 3)
+    a0 = policy.act(s0, generator=gen)
+    s1 = torch.cat([a0, torch.zeros(episodes, 1)], dim=1)
+    a1 = policy.act(s1, generator=gen)
+    rewards = torch.stack([torch.zeros(episodes), -(a1 - C).square().sum(-1)])
+    terminated = torch.tensor([[False], [True]]).expand(2, episodes)
+    return Rollout(
+        torch.stack([s0, s1]),
+        torch.stack([a0, a1]),
+        rewards,
+        terminated,
+        torch.zeros_like(terminated),
+        torch.stack([s1, s1]),
+    )
+
+
+def two_step_true_gradient(policy: GaussianPolicy) -> np.ndarray:
+    """∇θ J / T for J = E[r₁] = −‖A μ₀ + b − c‖² − Σ_j σ_j² ‖A_{:,j}‖² − Σσ², A = W[:, :2]."""
+    params = dict(policy.named_parameters())
+    W, b, log_std = params["mean_net.0.weight"], params["mean_net.0.bias"], params["log_std"]
+    sigma2 = (2 * log_std).exp()
+    A = W[:, :2]
+    mu1 = A @ (W @ S + b) + b
+    J = -(mu1 - C).square().sum() - (sigma2 * A.square().sum(0)).sum() - sigma2.sum()
+    grads = torch.autograd.grad(J / 2, list(params.values()))
+    return torch.cat([g.reshape(-1) for g in grads]).double().numpy()
+
+
+def test_lambda_one_is_unbiased_whatever_v_and_lambda_below_one_is_not() -> None:
+    """With a deliberately wrong V (a random net), GAE(1) and rtg − V stay unbiased, while
+    GAE(0) inherits V's error: it credits a₀ only with V(s₁) − V(s₀), not with r₁."""
+    policy = make_policy()
+    torch.manual_seed(3)
+    wrong = FittedValue(ValueNet(policy.cfg), RunningMeanStd(3), loc=0.0, scale=5.0)
+    grads = estimator_batch_gradients(
+        policy, two_step_pool(policy, 32_000, 7), 1.0, (0.0, 1.0), wrong, (8,)
+    )
+    truth = two_step_true_gradient(policy)
+    for key in ("total_return", "reward_to_go", "rtg_value", "gae_1"):
+        z = z_scores(grads[key][8], truth)
+        assert (z < 4.5).all(), f"{key} is biased: z = {z}"
+    assert z_scores(grads["gae_0"][8], truth).max() > 8
 
 
 def test_summary_statistics_match_a_known_distribution() -> None:
