@@ -192,24 +192,24 @@ def variance(
         bool, typer.Option(help="With a task name: use the policy robopg ships for it.")
     ] = False,
     episodes: Annotated[
-        int | None, typer.Option(help="Trajectories cut into batches. [default: 2048]")
+        int | None, typer.Option(help="Trajectories cut into batches. (default: 2048)")
     ] = None,
     reference_episodes: Annotated[
-        int | None, typer.Option(help="Trajectories for the reference gradient. [default: 2048]")
+        int | None, typer.Option(help="Trajectories for the reference gradient. (default: 2048)")
     ] = None,
     value_episodes: Annotated[
-        int | None, typer.Option(help="Trajectories V(s) is fit on. [default: 256]")
+        int | None, typer.Option(help="Trajectories V(s) is fit on. (default: 256)")
     ] = None,
     batch_episodes: Annotated[
-        str | None, typer.Option(help="Batch sizes in trajectories. [default: 4,16,64]")
+        str | None, typer.Option(help="Batch sizes in trajectories. (default: 4,16,64)")
     ] = None,
     gammas: Annotated[
-        str | None, typer.Option(help="Discount factors. [default: 0.99,0.9,1.0]")
+        str | None, typer.Option(help="Discount factors. (default: 0.99,0.9,1.0)")
     ] = None,
     lams: Annotated[
-        str | None, typer.Option(help="GAE λ values. [default: 0,0.5,0.9,0.95,1]")
+        str | None, typer.Option(help="GAE λ values. (default: 0,0.5,0.9,0.95,1)")
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of everything. [default: 0]")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of everything. (default: 0)")] = None,
     engine: Annotated[str, typer.Option(help="auto, batch or gym.")] = "auto",
     out: Annotated[
         Path, typer.Option(help="Folder for variance-<task>-<time>/ (JSON, CSV, PNG).")

@@ -41,7 +41,7 @@ from torch.func import functional_call, grad, vmap
 
 from robopg.distributed import DistContext
 from robopg.envs import VectorEnv
-from robopg.errors import ConfigError
+from robopg.errors import CheckpointError, ConfigError, EnvError
 from robopg.normalize import RunningMeanStd
 from robopg.policy import GaussianPolicy, NetConfig, ValueNet
 from robopg.reinforce import UpdateSettings, fit_value, policy_loss
@@ -699,7 +699,13 @@ def run_variance(
         load_state_strict(policy, ckpt.section("policy"), "policy")
         task, label = str(ckpt.meta["task"]), f"checkpoint {path}"
     else:
-        task, label = resolve_task(source).name, f"untrained (seed {settings.seed})"
+        try:
+            task = resolve_task(source).name
+        except EnvError:
+            raise CheckpointError(
+                f"'{source}' is not a checkpoint file, a run directory or a task name."
+            ) from None
+        label = f"untrained (seed {settings.seed})"
     env = make_vector_env(task, settings.num_envs, engine=engine)
     try:
         if policy is None:

@@ -278,3 +278,11 @@ def test_bad_variance_options_are_one_sentence(args: list[str], message: str) ->
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
     assert "Traceback" not in result.output
+
+
+def test_unknown_source_is_one_sentence() -> None:
+    result = CliRunner().invoke(app, ["variance", "/no/such/run", "--quick"])
+    assert result.exit_code == 2
+    message = "'/no/such/run' is not a checkpoint file, a run directory or a task name."
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output
