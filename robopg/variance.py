@@ -20,9 +20,10 @@ Method
 3. Over the R repeats: total variance tr Cov(ĝ), signal-to-noise ‖E ĝ‖² / tr Cov(ĝ), cosine to
    the reference, and bias² against the reference; 95 % jackknife intervals over the repeats.
 
-Advantages are *not* standardised per batch here: standardisation divides by a batch
-statistic, which is not an estimator of ∇J at all; its effect on the direction is what the
-cosine shows for the unstandardised estimators.
+Advantages are *not* standardised per batch here: standardising divides each batch by its own
+statistic, so the result is no longer an estimate of ∇J whose variance could be compared. It
+subtracts the batch's mean advantage (a batch-mean baseline, like ``rtg_mean``) and rescales;
+the rescaling leaves the direction — what the cosine column judges — unchanged.
 """
 
 from __future__ import annotations
@@ -222,8 +223,9 @@ def fit_value_baseline(
     norm = RunningMeanStd(net_cfg.obs_dim)
     norm.update(obs)
     loc, scale = float(flat.mean()), float(flat.std().clamp_min(1e-6))
-    torch.manual_seed(seed)
-    net = ValueNet(net_cfg)
+    with torch.random.fork_rng():  # seeded init without touching the caller's global RNG
+        torch.manual_seed(seed)
+        net = ValueNet(net_cfg)
     minibatches = max(1, flat.shape[0] // 256)
     settings = UpdateSettings(gamma, 1.0, "value", False, 0.0, epochs, minibatches)
     fit_value(
@@ -251,7 +253,7 @@ def advantages(
 ) -> dict[str, torch.Tensor]:
     """Â (T, N) of every per-trajectory estimator, plus ``ones`` for the batch-mean baseline.
 
-    ``rtg_mean`` is not here: its baseline is a batch statistic (see ``batch_gradients``).
+    ``rtg_mean`` is not here: its baseline is a batch statistic (``mean_baseline_gradients``).
     GAE bootstraps V at time-limit truncations exactly as training does; ``rtg_value`` is the
     observed reward-to-go minus V with no bootstrap, so GAE(1) − rtg_value shows that term.
     """
@@ -662,16 +664,16 @@ def untrained_policy(env: VectorEnv, seed: int) -> GaussianPolicy:
     from robopg.trainer import derive_seeds
 
     cfg = TrainConfig(env=env.task, seed=seed)
-    torch.manual_seed(derive_seeds(seed, 0)["init"])
-    return GaussianPolicy(
-        NetConfig(
-            obs_dim=env.obs_dim,
-            act_dim=env.act_dim,
-            hidden=cfg.hidden_sizes(),
-            activation=cfg.activation,
-            log_std_init=cfg.log_std_init,
-        )
+    net_cfg = NetConfig(
+        obs_dim=env.obs_dim,
+        act_dim=env.act_dim,
+        hidden=cfg.hidden_sizes(),
+        activation=cfg.activation,
+        log_std_init=cfg.log_std_init,
     )
+    with torch.random.fork_rng():
+        torch.manual_seed(derive_seeds(seed, 0)["init"])  # the Trainer's init seed
+        return GaussianPolicy(net_cfg)
 
 
 def run_variance(
