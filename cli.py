@@ -280,6 +280,74 @@ def info(
         console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
+# ------------------------------------------------------------------------------------- variance
+@app.command()
+@friendly_errors
+def variance(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="Task name (untrained policy), run directory or checkpoint file.",
+            metavar="TASK_OR_RUN",
+        ),
+    ],
+    quick: Annotated[
+        bool, typer.Option(help="Tiny sizes (seconds; for tests and a look).")
+    ] = False,
+    shipped: Annotated[
+        bool, typer.Option(help="With a task name: use the policy robopg ships for it.")
+    ] = False,
+    episodes: Annotated[
+        int | None, typer.Option(help="Trajectories cut into batches. (default: 2048)")
+    ] = None,
+    reference_episodes: Annotated[
+        int | None, typer.Option(help="Trajectories for the reference gradient. (default: 2048)")
+    ] = None,
+    value_episodes: Annotated[
+        int | None, typer.Option(help="Trajectories V(s) is fit on. (default: 256)")
+    ] = None,
+    batch_episodes: Annotated[
+        str | None, typer.Option(help="Batch sizes in trajectories. (default: 4,16,64)")
+    ] = None,
+    gammas: Annotated[
+        str | None, typer.Option(help="Discount factors. (default: 0.99,0.9,1.0)")
+    ] = None,
+    lams: Annotated[
+        str | None, typer.Option(help="GAE λ values. (default: 0,0.5,0.9,0.95,1)")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of everything. (default: 0)")] = None,
+    engine: Annotated[str, typer.Option(help="auto, batch or gym.")] = "auto",
+    out: Annotated[
+        Path, typer.Option(help="Folder for variance-<task>-<time>/ (JSON, CSV, PNG).")
+    ] = Path("runs"),
+) -> None:
+    """Measure the variance of policy-gradient estimators at a fixed policy."""
+    from robopg.variance import resolve_settings, run_variance
+    from robopg.variance_report import build_table, default_out_dir, write_outputs
+
+    settings = resolve_settings(
+        quick,
+        {
+            "episodes": episodes,
+            "reference_episodes": reference_episodes,
+            "value_episodes": value_episodes,
+            "batch_episodes": batch_episodes,
+            "gammas": gammas,
+            "lams": lams,
+            "seed": seed,
+        },
+    )
+    with console.status("measuring") as status:
+        report = run_variance(source, settings, shipped, engine, log=status.update)
+    console.print(build_table(report))
+    paths = write_outputs(report, default_out_dir(out, report.task))
+    console.print(
+        f"{report.elapsed_s:.0f} s · wrote {paths['json']}, {paths['csv'].name}, "
+        f"{paths['png'].name}",
+        highlight=False,
+    )
+
+
 # ----------------------------------------------------------------------------------------- envs
 @app.command()
 @friendly_errors
