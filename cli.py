@@ -70,7 +70,7 @@ def _train_options() -> list[inspect.Parameter]:
         option = typer.Option(
             None,
             *decls,
-            help=f"{f.metadata['help']} [default: {getattr(defaults, f.name)}]",
+            help=f"{f.metadata['help']} (default: {getattr(defaults, f.name)})",
             show_default=False,
         )
         params.append(
