@@ -172,6 +172,25 @@ def eval_cmd(
     console.print(f"{name} · {path}\n{result.summary()}", highlight=False)
 
 
+# --------------------------------------------------------------------------------------- export
+@app.command("export")
+@friendly_errors
+def export_cmd(
+    source: Annotated[
+        str, typer.Argument(help="Run directory, checkpoint file, or task name (shipped policy).")
+    ],
+    format: Annotated[str, typer.Option("--format", help="onnx or torchscript.")] = "onnx",
+    out: Annotated[
+        Path | None, typer.Option(help="Output file [default: <task>.onnx or <task>.pt].")
+    ] = None,
+) -> None:
+    """Export a policy as one self-contained model (normaliser and action clipping included)."""
+    from robopg.export import export_policy
+
+    path = export_policy(source, format, out)
+    console.print(f"wrote {path} ({format}: obs float32 (batch, obs_dim) → action)")
+
+
 # ----------------------------------------------------------------------------------------- envs
 @app.command()
 @friendly_errors
