@@ -44,6 +44,10 @@ def atomic_write(path: Path, data: bytes) -> None:
             f"Cannot write to '{path.parent}': {exc.strerror}; choose a writable folder."
         ) from None
     try:
+        # mkstemp creates 0600 files; give the checkpoint the mode a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

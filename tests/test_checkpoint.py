@@ -179,3 +179,13 @@ def test_corrupt_json_metadata_is_refused(tmp_path: Path) -> None:
     save_file({"w": torch.zeros(2)}, str(path), metadata={"robopg": "{not json"})
     with pytest.raises(CheckpointError, match="corrupt robopg metadata"):
         load_checkpoint(path)
+
+
+def test_written_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    """Not mkstemp's 0600: other users of a shared run folder can read checkpoints."""
+    umask = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "c.safetensors", b"x")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "c.safetensors").stat().st_mode & 0o777 == 0o644
