@@ -421,8 +421,8 @@ class Trainer:
             )
         else:
             self.console.print(
-                "[yellow]This env backend cannot restore its state: the resumed run starts "
-                "fresh episodes (resume is exact with the batched engine).[/]"
+                "[yellow]This env cannot snapshot its state (MuJoCo-based tasks can): the "
+                "resumed run starts fresh episodes, so it is not bit-exact.[/]"
             )
             self.collector.reset(self.seeds["env"] + 7919 * self.update_idx)
         self.run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
