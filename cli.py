@@ -184,17 +184,34 @@ def eval_cmd(
     seed: Annotated[int, typer.Option(help="Seed of the first episode (i-th gets seed+i).")] = 0,
     stochastic: Annotated[bool, typer.Option(help="Sample actions instead of the mean.")] = False,
     engine: Annotated[str, typer.Option(help="auto, batch or gym.")] = "auto",
+    task: Annotated[
+        str | None, typer.Option(help="Evaluate on this task instead of the trained one.")
+    ] = None,
 ) -> None:
     """Evaluate a saved policy: mean ± std return (deterministic mean action by default)."""
-    from robopg.controller import Controller, resolve_policy_path
-    from robopg.evaluate import run_episodes
+    from robopg.evaluate import evaluate_saved_policy
 
-    path = resolve_policy_path(source)
-    ctrl = Controller.load(path, stochastic=stochastic, seed=seed)
-    result = run_episodes(
-        ctrl.task, ctrl.act_batch, episodes, seed=seed, deterministic=not stochastic, engine=engine
-    )
-    console.print(f"{ctrl.task} · {path}\n{result.summary()}", highlight=False)
+    path, name, result = evaluate_saved_policy(source, episodes, seed, stochastic, engine, task)
+    console.print(f"{name} · {path}\n{result.summary()}", highlight=False)
+
+
+# --------------------------------------------------------------------------------------- export
+@app.command("export")
+@friendly_errors
+def export_cmd(
+    source: Annotated[
+        str, typer.Argument(help="Run directory, checkpoint file, or task name (shipped policy).")
+    ],
+    format: Annotated[str, typer.Option("--format", help="onnx or torchscript.")] = "onnx",
+    out: Annotated[
+        Path | None, typer.Option(help="Output file [default: <task>.onnx or <task>.pt].")
+    ] = None,
+) -> None:
+    """Export a policy as one self-contained model (normaliser and action clipping included)."""
+    from robopg.export import export_policy
+
+    path = export_policy(source, format, out)
+    console.print(f"wrote {path} ({format}: obs float32 (batch, obs_dim) → action)")
 
 
 # --------------------------------------------------------------------------------------- render

@@ -12,6 +12,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
+from robopg.envs.gym_state import gym_mujoco_state, load_gym_mujoco_state
 from robopg.envs.vector import StepResult, check_actions
 from robopg.errors import EnvError
 
@@ -67,11 +68,21 @@ class GymVectorEnv:
         )
 
     def state_dict(self) -> dict[str, Any] | None:
-        """gymnasium envs cannot be snapshotted portably; exact resume needs the batched engine."""
-        return None
+        """Snapshot of every sub-env for exact resume, or None when that is not possible.
+
+        Only MuJoCo-based gymnasium envs can be snapshotted: their whole dynamic state is the
+        MjData integration state plus the env's RNG and the TimeLimit step counter. Anything
+        else (Box2D, classic control, …) returns None and a resume starts fresh episodes.
+        """
+        return gym_mujoco_state(self._vec.envs)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        raise EnvError("The gymnasium backend cannot restore an environment snapshot.")
+        """Restore a ``state_dict`` snapshot into envs of the same task and count."""
+        if gym_mujoco_state(self._vec.envs) is None:
+            raise EnvError("The gymnasium backend cannot restore a snapshot of a non-MuJoCo env.")
+        # OrderEnforcing refuses step() before reset(): reset once, then overwrite everything.
+        self._vec.reset(seed=0)
+        load_gym_mujoco_state(self.task, self._vec.envs, state)
 
     def close(self) -> None:
         self._vec.close()

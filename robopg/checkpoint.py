@@ -44,6 +44,10 @@ def atomic_write(path: Path, data: bytes) -> None:
             f"Cannot write to '{path.parent}': {exc.strerror}; choose a writable folder."
         ) from None
     try:
+        # mkstemp creates 0600 files; give the checkpoint the mode a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -116,6 +120,35 @@ def load_checkpoint(path: Path | str) -> Checkpoint:
             f"({FORMAT_VERSION}); upgrade robopg to load it."
         )
     return Checkpoint(tensors=tensors, meta=meta)
+
+
+def policy_only(ckpt: Checkpoint) -> Checkpoint:
+    """The acting part of a checkpoint: policy (with its normaliser) and value weights.
+
+    Drops optimiser moments, RNG, collector and env state (and their JSON), which only resuming
+    needs: this is what robopg ships in ``policies/``. The result cannot be resumed from.
+    """
+    tensors = {k: v for k, v in ckpt.tensors.items() if k.startswith(("policy.", "value."))}
+    drop = {"optim", "env_state", "format", "format_version"}
+    meta = {k: v for k, v in ckpt.meta.items() if k not in drop}
+    meta["policy_only"] = True
+    return Checkpoint(tensors, meta)
+
+
+def check_spaces(meta: dict[str, Any], task: str, obs_dim: int, act_dim: int, path: Path) -> None:
+    """Refuse a checkpoint whose observation/action sizes differ from the env it is used on.
+
+    Without this, a policy for another arm fails deep inside a matrix product (or, worse, a
+    broadcast silently succeeds).
+    """
+    net = meta.get("net") or {}
+    saved = (net.get("obs_dim"), net.get("act_dim"))
+    if saved != (obs_dim, act_dim):
+        raise CheckpointError(
+            f"'{path}' was trained on '{meta.get('task')}' with observations of size {saved[0]} "
+            f"and actions of size {saved[1]}, but '{task}' has {obs_dim} and {act_dim}; use a "
+            f"policy trained on '{task}'."
+        )
 
 
 def optimizer_to_tensors(

@@ -11,10 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from robopg.errors import CheckpointError
+
+if TYPE_CHECKING:
+    from robopg.mujoco_control import Attachment
 
 _ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "tanh": np.tanh,
@@ -76,14 +80,15 @@ class Controller:
     def load(
         cls, path: str | Path, stochastic: bool = False, seed: int | None = None
     ) -> Controller:
-        """Read a robopg checkpoint into numpy arrays (torch is needed only here)."""
+        """Read a checkpoint (or a run directory, or a task name: see ``resolve_policy_path``)
+        into numpy arrays; torch is needed only here, never at call time."""
         import torch
 
         from robopg.checkpoint import load_checkpoint
         from robopg.normalize import RunningMeanStd
         from robopg.policy import GaussianPolicy, load_state_strict, net_config_from_meta
 
-        ckpt = load_checkpoint(Path(path))
+        ckpt = load_checkpoint(resolve_policy_path(path))
         net_cfg = net_config_from_meta(ckpt.meta)
         policy = GaussianPolicy(net_cfg)
         load_state_strict(policy, ckpt.section("policy"), "policy")
@@ -135,3 +140,13 @@ class Controller:
     def act(self, obs: np.ndarray) -> np.ndarray:
         """(obs_dim,) → (act_dim,): the mean action (or a sample), clipped."""
         return self.act_batch(np.asarray(obs, dtype=np.float64)[None, :])[0]
+
+    def attach(self, model: Any, data: Any) -> Attachment:
+        """Drive ``model``/``data`` from plain ``mujoco.mj_step`` or ``mujoco.viewer``.
+
+        Installs a MuJoCo control callback that builds this task's observation from ``data``
+        and writes ``data.ctrl`` (see ``robopg.mujoco_control`` for the supported tasks).
+        """
+        from robopg.mujoco_control import Attachment
+
+        return Attachment(self, model, data)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -75,3 +76,36 @@ def run_episodes(
         lengths.extend(length.tolist())
         start += n
     return EvalResult(returns, lengths, deterministic)
+
+
+def evaluate_saved_policy(
+    source: str | Path,
+    episodes: int,
+    seed: int,
+    stochastic: bool = False,
+    engine: str = "auto",
+    task: str | None = None,
+) -> tuple[Path, str, EvalResult]:
+    """Evaluate a checkpoint, run directory or shipped policy (by task name) with a Controller.
+
+    ``task`` evaluates on another task than the one trained on; its observation and action sizes
+    must match the policy's (checked first, so a mismatch is one clear error, not a crash).
+    Returns (checkpoint path, task evaluated, result).
+    """
+    from robopg.checkpoint import check_spaces, load_checkpoint
+    from robopg.controller import Controller, resolve_policy_path
+    from robopg.envs import resolve_task
+
+    path = resolve_policy_path(source)
+    meta = load_checkpoint(path).meta
+    name = resolve_task(task).name if task else str(meta["task"])
+    probe = make_vector_env(name, 1, engine=engine)
+    try:
+        check_spaces(meta, name, probe.obs_dim, probe.act_dim, path)
+    finally:
+        probe.close()
+    ctrl = Controller.load(path, stochastic=stochastic, seed=seed)
+    result = run_episodes(
+        name, ctrl.act_batch, episodes, seed=seed, deterministic=not stochastic, engine=engine
+    )
+    return path, name, result

@@ -23,6 +23,7 @@ from rich.console import Console
 from robopg import __version__
 from robopg.checkpoint import (
     Checkpoint,
+    check_spaces,
     load_checkpoint,
     optimizer_from_tensors,
     optimizer_to_tensors,
@@ -424,6 +425,12 @@ class Trainer:
             raise CheckpointError(
                 f"Checkpoint '{path}' was trained on '{meta.get('task')}', not '{self.task.name}'."
             )
+        if meta.get("policy_only"):
+            raise CheckpointError(
+                f"'{path}' holds only a policy (a shipped or stripped file), not the optimiser "
+                "and RNG state a resume needs; pass the run directory it came from."
+            )
+        check_spaces(meta, self.task.name, self.env.obs_dim, self.env.act_dim, path)
         if meta.get("world_size", 1) != self.dist.world_size:
             raise CheckpointError(
                 f"Checkpoint '{path}' came from {meta.get('world_size')} processes; resume it "
@@ -461,8 +468,8 @@ class Trainer:
             )
         else:
             self.console.print(
-                "[yellow]This env backend cannot restore its state: the resumed run starts "
-                "fresh episodes (resume is exact with the batched engine).[/]"
+                "[yellow]This env cannot snapshot its state (MuJoCo-based tasks can): the "
+                "resumed run starts fresh episodes, so it is not bit-exact.[/]"
             )
             self.collector.reset(self.seeds["env"] + 7919 * self.update_idx)
         self.run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent

@@ -142,3 +142,50 @@ def test_header_is_plain_json(tiny_run: Path) -> None:
     (n,) = struct.unpack("<Q", raw[:8])
     header = json.loads(raw[8 : 8 + n])
     assert json.loads(header["__metadata__"]["robopg"])["task"] == "reacher"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["eval", "reacher", "--task", "pusher"], "use a policy trained on 'pusher'"),
+        (["eval", "/no/such.safetensors"], "is not a checkpoint file, a run directory"),
+    ],
+)
+def test_eval_errors_are_one_sentence(args: list[str], message: str) -> None:
+    from typer.testing import CliRunner
+
+    from robopg.app.cli import app
+
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split()) and "Traceback" not in result.output
+
+
+def test_resume_refuses_a_checkpoint_whose_spaces_differ(tiny_run: Path, tmp_path: Path) -> None:
+    """A checkpoint whose network sizes do not fit the env (e.g. the env's version changed)."""
+    from robopg.trainer import Trainer, resume_config
+
+    ckpt = load_checkpoint(tiny_run / "checkpoints" / "step_0000001600.safetensors")
+    ckpt.meta["net"]["obs_dim"] = 11
+    bad = tmp_path / "checkpoints" / "step_0000001600.safetensors"
+    save_checkpoint(bad, ckpt)
+    cfg = resume_config(bad, {"steps": 2400})
+    with pytest.raises(CheckpointError, match="observations of size 11"):
+        Trainer(cfg, show_progress=False, resume=bad)
+
+
+def test_corrupt_json_metadata_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.safetensors"
+    save_file({"w": torch.zeros(2)}, str(path), metadata={"robopg": "{not json"})
+    with pytest.raises(CheckpointError, match="corrupt robopg metadata"):
+        load_checkpoint(path)
+
+
+def test_written_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    """Not mkstemp's 0600: other users of a shared run folder can read checkpoints."""
+    umask = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "c.safetensors", b"x")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "c.safetensors").stat().st_mode & 0o777 == 0o644

@@ -1,0 +1,51 @@
+"""Shipped policies: each loads, acts, and scores what its card says (fixed seeds)."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from robopg.app.cli import app
+from robopg.checkpoint import load_checkpoint
+from robopg.controller import Controller, resolve_policy_path
+from robopg.evaluate import run_episodes
+from robopg.policies import POLICY_DIR, shipped_policy
+
+CARDS = sorted(POLICY_DIR.glob("*.json"))
+
+
+def test_reacher_and_pusher_are_shipped() -> None:
+    assert {p.stem for p in CARDS} >= {"reacher", "pusher"}
+    for card in CARDS:
+        assert shipped_policy(card.stem) == card.with_suffix(".safetensors")
+        assert card.with_suffix(".safetensors").stat().st_size < 100_000
+
+
+@pytest.mark.parametrize("card_path", CARDS, ids=[p.stem for p in CARDS])
+def test_eval_return_matches_the_card(card_path: Path) -> None:
+    card = json.loads(card_path.read_text())
+    ctrl = Controller.load(card["task"])  # by task name → the shipped file
+    assert ctrl.task == card["task"]
+    first_seed = int(card["eval"]["seeds"].split("-")[0])
+    result = run_episodes(card["task"], ctrl.act_batch, card["eval"]["episodes"], first_seed)
+    # Same seeds, deterministic actions: equal up to floating-point differences between builds.
+    assert result.mean == pytest.approx(card["eval"]["mean"], abs=0.02 * abs(card["eval"]["mean"]))
+    assert result.std == pytest.approx(card["eval"]["std"], rel=0.1, abs=0.05)
+    meta = load_checkpoint(resolve_policy_path(card["task"])).meta
+    assert meta["env_steps"] == card["steps"] and meta["config"]["seed"] == card["seed"]
+
+
+def test_eval_with_a_task_name_uses_the_shipped_policy() -> None:
+    result = CliRunner().invoke(app, ["eval", "reacher", "--episodes", "4"])
+    assert result.exit_code == 0, result.output
+    assert "policies/reacher.safetensors" in result.output.replace("\n", "")
+    assert "over 4 episodes, deterministic" in result.output
+
+
+def test_shipped_policy_cannot_be_resumed() -> None:
+    result = CliRunner().invoke(
+        app, ["train", "--resume", str(shipped_policy("reacher")), "--quiet"]
+    )
+    assert result.exit_code == 2
+    assert "holds only a policy" in " ".join(result.output.split())
