@@ -33,9 +33,7 @@ TASKS: dict[str, TaskSpec] = {
     "reacher": TaskSpec(
         "reacher", "Reacher-v5", "2-link planar arm reaching a random target", solved=-3.75
     ),
-    "pusher": TaskSpec(
-        "pusher", "Pusher-v5", "7-DoF arm pushing a puck to a goal", solved=0.0
-    ),
+    "pusher": TaskSpec("pusher", "Pusher-v5", "7-DoF arm pushing a puck to a goal", solved=0.0),
 }
 
 # Batched-engine factories by task name: (task, num_envs, num_threads) -> VectorEnv.
@@ -81,9 +79,7 @@ def make_vector_env(
     spec = resolve_task(name)
     factory = BATCH_ENGINES.get(spec.name)
     if engine == "batch" and factory is None:
-        raise EnvError(
-            f"Task '{spec.name}' has no batched engine; use --engine gym (or auto)."
-        )
+        raise EnvError(f"Task '{spec.name}' has no batched engine; use --engine gym (or auto).")
     if factory is not None and engine in ("auto", "batch"):
         return factory(spec.name, num_envs, num_threads)
     return GymVectorEnv(spec.gym_id, num_envs, task=spec.name)
