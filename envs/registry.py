@@ -79,7 +79,9 @@ def make_vector_env(
     spec = resolve_task(name)
     factory = BATCH_ENGINES.get(spec.name)
     if engine == "batch" and factory is None:
-        raise EnvError(f"Task '{spec.name}' has no batched engine; use --engine gym (or auto).")
+        raise EnvError(
+            f"Task '{spec.name}' has no batched engine; use --engine gym (or auto)."
+        )
     if factory is not None and engine in ("auto", "batch"):
         return factory(spec.name, num_envs, num_threads)
     return GymVectorEnv(spec.gym_id, num_envs, task=spec.name)
