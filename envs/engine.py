@@ -17,6 +17,7 @@ truncates after ``max_episode_steps`` steps and the env auto-resets in the same 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import mujoco
@@ -77,6 +78,8 @@ class ArmTask:
 
     name: str = ""
     gym_id: str = ""
+    description: str = ""
+    xml_path: Path = Path()
     frame_skip: int = 1
     max_episode_steps: int = 1000
     obs_dim: int = 0
@@ -90,7 +93,12 @@ class ArmTask:
     @classmethod
     def load_model(cls) -> mujoco.MjModel:
         """The task's MjModel, freshly compiled (each engine or env owns its copy)."""
-        raise NotImplementedError
+        return mujoco.MjModel.from_xml_path(str(cls.xml_path))
+
+    @classmethod
+    def make(cls) -> ArmTask:
+        """The task on a fresh model."""
+        return cls(cls.load_model())
 
     def body(self, name: str) -> int:
         """Body id by name, with a clear error for an MJCF that lacks it."""

@@ -30,6 +30,8 @@ class ReacherTask(ArmTask):
 
     name = "reacher"
     gym_id = "Reacher-v5"
+    description = "2-link planar arm reaching a random target (gymnasium Reacher-v5)"
+    xml_path = GYM_ASSETS / "reacher.xml"
     frame_skip = 2
     max_episode_steps = 50
     obs_dim = 10
@@ -40,10 +42,6 @@ class ReacherTask(ArmTask):
         super().__init__(model)
         self.fingertip = self.body("fingertip")
         self.target = self.body("target")
-
-    @classmethod
-    def load_model(cls) -> mujoco.MjModel:
-        return mujoco.MjModel.from_xml_path(str(GYM_ASSETS / "reacher.xml"))
 
     def reset_state(
         self, rng: np.random.Generator
@@ -82,6 +80,8 @@ class PusherTask(ArmTask):
 
     name = "pusher"
     gym_id = "Pusher-v5"
+    description = "7-DoF arm pushing a puck to a goal (gymnasium Pusher-v5)"
+    xml_path = GYM_ASSETS / "pusher_v5.xml"
     frame_skip = 5
     max_episode_steps = 100
     obs_dim = 23
@@ -95,10 +95,6 @@ class PusherTask(ArmTask):
         self.object = self.body("object")
         self.goal = self.body("goal")
         self.goal_pos = np.asarray([0, 0])
-
-    @classmethod
-    def load_model(cls) -> mujoco.MjModel:
-        return mujoco.MjModel.from_xml_path(str(GYM_ASSETS / "pusher_v5.xml"))
 
     def reset_state(
         self, rng: np.random.Generator
