@@ -67,6 +67,32 @@ def row_norm(v: np.ndarray) -> np.ndarray:
     return np.sqrt(acc)
 
 
+def can_collide(model: mujoco.MjModel) -> bool:
+    """Whether any two geoms of ``model`` could ever make a contact.
+
+    MuJoCo considers a geom pair only if ``contype`` of one and ``conaffinity`` of the other share
+    a bit, or if the MJCF lists it explicitly (``<pair>``). Reacher's MJCF sets these so that no
+    pair qualifies, yet MuJoCo still runs broad-phase collision detection every substep.
+    """
+    if model.npair or model.nflex:
+        return True
+    contype = model.geom_contype.astype(np.int64)
+    conaffinity = model.geom_conaffinity.astype(np.int64)
+    mask = (contype[:, None] & conaffinity[None, :]) | (contype[None, :] & conaffinity[:, None])
+    np.fill_diagonal(mask, 0)
+    return bool(mask.any())
+
+
+def skip_impossible_collisions(model: mujoco.MjModel) -> None:
+    """Turn off collision detection where ``can_collide`` says it can find nothing.
+
+    An exact no-op on the results (there are zero contacts either way, which the equivalence
+    tests check bit for bit) that saves about a fifth of Reacher's physics time.
+    """
+    if not can_collide(model):
+        model.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_CONTACT)
+
+
 class ArmTask:
     """What makes one arm task: its model and the numpy maths on top of the physics.
 
@@ -151,6 +177,7 @@ class BatchedArmEnv:
         self.action_high = ranges[:, 1].copy()
         self.max_episode_steps = task.max_episode_steps
         self.dt = float(self.model.opt.timestep * task.frame_skip)
+        skip_impossible_collisions(self.model)
         self._batch = Batch(self.model, num_envs, self.num_threads)
         if self._batch.nstate != mujoco.mj_stateSize(self.model, STATE_SPEC):
             raise EnvError(
