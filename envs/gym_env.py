@@ -20,10 +20,11 @@ from gymnasium.spaces import Box
 from numpy.typing import NDArray
 
 from robopg.envs.engine import ArmTask
-from robopg.envs.own_arms import Arm7Task, Reacher3Task
+from robopg.envs.own_arms import ARM7_SOLVED, REACHER3_SOLVED, Arm7Task, Reacher3Task
 
 #: our own tasks by short name; gymnasium's Reacher/Pusher are already registered by gymnasium
 OWN_TASKS: dict[str, type[ArmTask]] = {cls.name: cls for cls in (Reacher3Task, Arm7Task)}
+SOLVED = {"reacher3": REACHER3_SOLVED, "arm7": ARM7_SOLVED}
 
 
 class ArmGymEnv(MujocoEnv):
@@ -79,5 +80,6 @@ def register_gym_envs() -> None:
             id=cls.gym_id,
             entry_point="robopg.envs.gym_env:ArmGymEnv",
             max_episode_steps=cls.max_episode_steps,
+            reward_threshold=SOLVED[name],
             kwargs={"task": name},
         )
