@@ -20,6 +20,7 @@ Targets (issue 4): engine ≥ 4× gym on reacher (≥ 3.4× on pusher), engine �
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Callable
 
@@ -29,29 +30,47 @@ import torch
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from mujoco.batch import Batch
 
-from robopg.envs.engine import BatchedArmEnv, skip_impossible_collisions
+from robopg.envs.engine import BatchedArmEnv, available_cores, skip_impossible_collisions
 from robopg.envs.registry import ARM_TASKS
 
 GYM_IDS = {"reacher": "Reacher-v5", "pusher": "Pusher-v5"}
 
 
-def rate(step: Callable[[int], object], num_envs: int, seconds: float, repeats: int) -> float:
-    """Best-of-``repeats`` env steps/s of ``step(t)``, each repeat running ~``seconds``."""
-    for t in range(20):  # warm-up: caches, first autoreset paths, thread pool
+Stepper = Callable[[int], object]
+
+
+def calibrate(step: Stepper, seconds: float) -> int:
+    """Warm ``step`` up and return how many calls take about ``seconds``."""
+    for t in range(20):  # caches, the first auto-resets, the thread pool
         step(t)
-    calls = 20
-    start = time.perf_counter()
+    calls, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds / 4:
         step(calls)
         calls += 1
-    per_call = (time.perf_counter() - start) / (calls - 20)
-    n = max(10, int(seconds / per_call))
-    best = 0.0
+    return max(10, int(4 * calls))
+
+
+def timed(step: Stepper, calls: int, num_envs: int) -> float:
+    """Env steps per second of ``calls`` calls of ``step``."""
+    start = time.perf_counter()
+    for t in range(calls):
+        step(t)
+    return calls * num_envs / (time.perf_counter() - start)
+
+
+def best_interleaved(
+    steppers: dict[str, Stepper], num_envs: int, seconds: float, repeats: int
+) -> dict[str, float]:
+    """Best rate of each stepper over ``repeats`` rounds that take turns, one run each.
+
+    Taking turns spreads any background load over all columns alike, so ratios stay fair on a
+    busy machine; the best round is the least disturbed one.
+    """
+    calls = {name: calibrate(step, seconds) for name, step in steppers.items()}
+    best = dict.fromkeys(steppers, 0.0)
     for _ in range(repeats):
-        start = time.perf_counter()
-        for t in range(n):
-            step(t)
-        best = max(best, n * num_envs / (time.perf_counter() - start))
+        for name, step in steppers.items():
+            best[name] = max(best[name], timed(step, calls[name], num_envs))
     return best
 
 
@@ -61,7 +80,7 @@ def action_table(low: np.ndarray, high: np.ndarray, num_envs: int) -> np.ndarray
     return rng.uniform(low, high, size=(256, num_envs, low.shape[0])).astype(np.float32)
 
 
-def bench_gym(task: str, num_envs: int, seconds: float, repeats: int) -> float:
+def gym_stepper(task: str, num_envs: int) -> tuple[Stepper, SyncVectorEnv]:
     gym_id = GYM_IDS[task]
     vec = SyncVectorEnv(
         [lambda: gym.make(gym_id) for _ in range(num_envs)],
@@ -71,18 +90,14 @@ def bench_gym(task: str, num_envs: int, seconds: float, repeats: int) -> float:
     space = vec.single_action_space
     assert isinstance(space, gym.spaces.Box)
     acts = action_table(space.low, space.high, num_envs)
-    result = rate(lambda t: vec.step(acts[t % 256]), num_envs, seconds, repeats)
-    vec.close()
-    return result
+    return (lambda t: vec.step(acts[t % 256])), vec
 
 
-def bench_engine(
-    task: str, num_envs: int, threads: int, seconds: float, repeats: int
-) -> tuple[float, float]:
+def engine_steppers(task: str, num_envs: int, threads: int) -> tuple[Stepper, Stepper]:
+    """The engine alone, and the engine fed by a 64-64 MLP policy (a separate engine)."""
     env = BatchedArmEnv(ARM_TASKS[task].make(), num_envs, threads)
     env.reset(0)
     acts = action_table(env.action_low, env.action_high, num_envs)
-    engine = rate(lambda t: env.step(acts[t % 256]), num_envs, seconds, repeats)
 
     torch.manual_seed(0)
     policy = torch.nn.Sequential(
@@ -92,17 +107,18 @@ def bench_engine(
         torch.nn.Tanh(),
         torch.nn.Linear(64, env.act_dim),
     )
-    obs = [env.reset(0)]
+    env2 = BatchedArmEnv(ARM_TASKS[task].make(), num_envs, threads)
+    obs = [env2.reset(0)]
 
     def with_policy(t: int) -> None:
         with torch.no_grad():
             act = policy(torch.as_tensor(obs[0], dtype=torch.float32)).numpy()
-        obs[0] = env.step(act).obs
+        obs[0] = env2.step(act).obs
 
-    return engine, rate(with_policy, num_envs, seconds, repeats)
+    return (lambda t: env.step(acts[t % 256])), with_policy
 
 
-def bench_physics(task: str, num_envs: int, threads: int, seconds: float, repeats: int) -> float:
+def physics_stepper(task: str, num_envs: int, threads: int) -> Stepper:
     spec = ARM_TASKS[task]
     model = spec.load_model()
     skip_impossible_collisions(model)
@@ -116,7 +132,7 @@ def bench_physics(task: str, num_envs: int, threads: int, seconds: float, repeat
         ctrl[:] = acts[t % 256]
         batch.step(nstep=spec.frame_skip)
 
-    return rate(step, num_envs, seconds, repeats)
+    return step
 
 
 def main() -> None:
@@ -124,8 +140,8 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", default=["reacher", "pusher"], choices=GYM_IDS)
     parser.add_argument("--batch", nargs="+", type=int, default=[64, 256])
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
-    parser.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
-    parser.add_argument("--repeats", type=int, default=3, help="best of this many")
+    parser.add_argument("--seconds", type=float, default=0.5, help="time per measurement")
+    parser.add_argument("--repeats", type=int, default=5, help="best of this many rounds")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -133,23 +149,32 @@ def main() -> None:
         f"{'task':<8} {'batch':>5} {'thr':>3} {'gym':>9} {'engine':>9} {'physics':>9} "
         f"{'eng/gym':>8} {'eng/phys':>8} {'eng+policy':>10}"
     )
-    print("env steps per second (best of", args.repeats, "runs)")
+    print(
+        f"env steps per second, best of {args.repeats} interleaved rounds; "
+        f"{available_cores()} cores, load average before: {os.getloadavg()[0]:.2f}"
+    )
     print(header)
     print("-" * len(header))
     for task in args.tasks:
         for num_envs in args.batch:
-            gym_rate = bench_gym(task, num_envs, args.seconds, args.repeats)
+            gym_step, vec = gym_stepper(task, num_envs)
             for threads in args.threads:
-                engine, with_policy = bench_engine(
-                    task, num_envs, threads, args.seconds, args.repeats
-                )
-                physics = bench_physics(task, num_envs, threads, args.seconds, args.repeats)
+                engine, with_policy = engine_steppers(task, num_envs, threads)
+                steppers = {
+                    "gym": gym_step,
+                    "engine": engine,
+                    "physics": physics_stepper(task, num_envs, threads),
+                    "policy": with_policy,
+                }
+                r = best_interleaved(steppers, num_envs, args.seconds, args.repeats)
                 print(
-                    f"{task:<8} {num_envs:>5} {threads:>3} {gym_rate:>9.0f} {engine:>9.0f} "
-                    f"{physics:>9.0f} {engine / gym_rate:>7.2f}x {engine / physics:>7.0%} "
-                    f"{with_policy:>10.0f}",
+                    f"{task:<8} {num_envs:>5} {threads:>3} {r['gym']:>9.0f} {r['engine']:>9.0f} "
+                    f"{r['physics']:>9.0f} {r['engine'] / r['gym']:>7.2f}x "
+                    f"{r['engine'] / r['physics']:>7.0%} {r['policy']:>10.0f}",
                     flush=True,
                 )
+            vec.close()
+    print(f"load average after: {os.getloadavg()[0]:.2f} (other processes skew every column)")
 
 
 if __name__ == "__main__":

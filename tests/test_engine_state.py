@@ -83,9 +83,11 @@ def test_nan_action_is_rejected(bad: float) -> None:
         env.step(actions)
 
 
-def test_step_before_reset_is_a_clear_error() -> None:
+def test_step_or_snapshot_before_reset_is_a_clear_error() -> None:
     with pytest.raises(EnvError, match=r"call reset\(seed\)"):
         batched("reacher", 1).step(np.zeros((1, 2)))
+    with pytest.raises(EnvError, match=r"call reset\(seed\)"):
+        batched("reacher", 1).state_dict()
 
 
 def test_engine_selection() -> None:
