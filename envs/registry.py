@@ -101,9 +101,32 @@ def make_vector_env(
     spec = resolve_task(name)
     factory = BATCH_ENGINES.get(spec.name)
     if engine == "batch" and factory is None:
-        raise EnvError(
-            f"Task '{spec.name}' has no batched engine; use --engine gym (or auto)."
-        )
+        raise EnvError(f"Task '{spec.name}' has no batched engine; use --engine gym (or auto).")
     if factory is not None and engine in ("auto", "batch"):
         return factory(spec.name, num_envs, num_threads)
     return GymVectorEnv(spec.gym_id, num_envs, task=spec.name)
+
+
+def task_rows() -> list[dict[str, object]]:
+    """One row per named task for ``robopg envs``: sizes, episode length, backing engine."""
+    rows: list[dict[str, object]] = []
+    for spec in TASKS.values():
+        env = gym.make(spec.gym_id)
+        try:
+            obs_shape = env.observation_space.shape or (0,)
+            act_shape = env.action_space.shape or (0,)
+            rows.append(
+                {
+                    "task": spec.name,
+                    "gym id": spec.gym_id,
+                    "obs": int(obs_shape[0]),
+                    "action": int(act_shape[0]),
+                    "episode": env.spec.max_episode_steps if env.spec else "?",
+                    "engine": "batch" if spec.name in BATCH_ENGINES else "gym",
+                    "solved": "—" if spec.solved is None else spec.solved,
+                    "description": spec.description,
+                }
+            )
+        finally:
+            env.close()
+    return rows

@@ -113,3 +113,17 @@ def test_threads_default_to_available_cores() -> None:
     assert env.num_threads == min(available_cores(), 64)
     with pytest.raises(EnvError, match="num_threads"):
         make_vector_env("reacher", 2, num_threads=0)
+
+
+def test_listing_rows_name_the_batched_engine() -> None:
+    from robopg.envs.registry import task_rows
+
+    rows = {row["task"]: row for row in task_rows()}
+    assert set(ALL) <= set(rows)
+    assert all(rows[t]["engine"] == "batch" for t in ALL)
+    assert (rows["reacher3"]["obs"], rows["reacher3"]["action"], rows["reacher3"]["episode"]) == (
+        13,
+        3,
+        50,
+    )
+    assert (rows["arm7"]["obs"], rows["arm7"]["action"], rows["arm7"]["episode"]) == (23, 7, 100)
