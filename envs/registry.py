@@ -38,11 +38,16 @@ TASKS: dict[str, TaskSpec] = {
         "reacher", "Reacher-v5", "2-link planar arm reaching a random target", solved=-3.75
     ),
     "pusher": TaskSpec("pusher", "Pusher-v5", "7-DoF arm pushing a puck to a goal", solved=0.0),
-    "reacher3": TaskSpec(
-        "reacher3", Reacher3Task.gym_id, Reacher3Task.description, solved=REACHER3_SOLVED
-    ),
-    "arm7": TaskSpec("arm7", Arm7Task.gym_id, Arm7Task.description, solved=ARM7_SOLVED),
 }
+# our own arms (envs/own_arms.py), also registered with gymnasium under the robopg/ namespace
+TASKS.update(
+    {
+        "reacher3": TaskSpec(
+            "reacher3", Reacher3Task.gym_id, Reacher3Task.description, solved=REACHER3_SOLVED
+        ),
+        "arm7": TaskSpec("arm7", Arm7Task.gym_id, Arm7Task.description, solved=ARM7_SOLVED),
+    }
+)
 
 # Batched-engine factories by task name: (task, num_envs, num_threads) -> VectorEnv.
 # The engine module registers itself here; tasks without a factory use gymnasium.
