@@ -147,7 +147,7 @@ def main() -> None:
 
     header = (
         f"{'task':<8} {'batch':>5} {'thr':>3} {'gym':>9} {'engine':>9} {'physics':>9} "
-        f"{'eng/gym':>8} {'eng/phys':>8} {'eng+policy':>10}"
+        f"{'eng/gym':>8} {'phys/gym':>8} {'eng/phys':>8} {'eng+policy':>10}"
     )
     print(
         f"env steps per second, best of {args.repeats} interleaved rounds; "
@@ -170,6 +170,7 @@ def main() -> None:
                 print(
                     f"{task:<8} {num_envs:>5} {threads:>3} {r['gym']:>9.0f} {r['engine']:>9.0f} "
                     f"{r['physics']:>9.0f} {r['engine'] / r['gym']:>7.2f}x "
+                    f"{r['physics'] / r['gym']:>7.2f}x "
                     f"{r['engine'] / r['physics']:>7.0%} {r['policy']:>10.0f}",
                     flush=True,
                 )

@@ -165,7 +165,7 @@ class BatchedArmEnv:
         threads = available_cores() if num_threads is None else int(num_threads)
         if threads < 1:
             raise EnvError(f"num_threads must be at least 1, got {num_threads}.")
-        self.spec = task
+        self.arm = task  # the task definition (the VectorEnv field `task` is its name)
         self.task = task.name
         self.model = task.model
         self.num_envs = num_envs
@@ -203,7 +203,7 @@ class BatchedArmEnv:
         self._rngs = [make_rng(int(seed) + i) for i in range(self.num_envs)]
         ids = np.arange(self.num_envs)
         self._reset_envs(ids)
-        obs = self.spec.observe(self._qpos, self._qvel, self._xpos)
+        obs = self.arm.observe(self._qpos, self._qvel, self._xpos)
         self._obs = obs
         return obs.copy()
 
@@ -213,17 +213,17 @@ class BatchedArmEnv:
             raise EnvError(f"Task '{self.task}': call reset(seed) before step(actions).")
         acts = check_actions(self.task, actions, self.num_envs, self.act_dim).astype(np.float32)
         self._ctrl[:] = acts
-        self._run(self._batch.step, None, nstep=self.spec.frame_skip)
-        obs = self.spec.observe(self._qpos, self._qvel, self._xpos)
-        reward = self.spec.reward(self._xpos, acts)
-        terminated = self.spec.terminated(self._xpos)
+        self._run(self._batch.step, None, nstep=self.arm.frame_skip)
+        obs = self.arm.observe(self._qpos, self._qvel, self._xpos)
+        reward = self.arm.reward(self._xpos, acts)
+        terminated = self.arm.terminated(self._xpos)
         self._elapsed += 1
         truncated = self._elapsed >= self.max_episode_steps
         final_obs = obs.copy()
         done = np.flatnonzero(terminated | truncated)
         if done.size:
             self._reset_envs(done)
-            obs[done] = self.spec.observe(self._qpos[done], self._qvel[done], self._xpos[done])
+            obs[done] = self.arm.observe(self._qpos[done], self._qvel[done], self._xpos[done])
         self._obs = obs
         return StepResult(
             obs=obs.copy(),
@@ -297,7 +297,7 @@ class BatchedArmEnv:
         """gymnasium's reset for the envs ``ids``: mj_resetData, draw the state, mj_forward."""
         self._run(self._batch.reset, ids, stage=mujoco.mjtStage.mjSTAGE_NONE)
         for i in ids:
-            qpos, qvel, mocap = self.spec.reset_state(self._rngs[i])
+            qpos, qvel, mocap = self.arm.reset_state(self._rngs[i])
             self._qpos[i] = qpos
             self._qvel[i] = qvel
             if mocap is not None and self._mocap is not None:

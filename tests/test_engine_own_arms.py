@@ -66,7 +66,7 @@ def test_arm7_reset_within_bounds() -> None:
 @pytest.mark.parametrize("task", OWN)
 def test_reward_decreases_with_distance(task: str) -> None:
     env = batched(task, 1)
-    spec = env.spec
+    spec = env.arm
     assert isinstance(spec, Reacher3Task | Arm7Task)
     xpos = np.zeros((6, env.model.nbody, 3))
     dists = np.array([0.0, 0.01, 0.05, 0.1, 0.2, 0.4])
