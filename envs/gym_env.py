@@ -66,9 +66,8 @@ class ArmGymEnv(MujocoEnv):
         if mocap is not None:
             self.data.mocap_pos[:] = mocap
         self.set_state(qpos, qvel)  # runs mj_forward
-        return self.task.observe(self.data.qpos[None], self.data.qvel[None], self.data.xpos[None])[
-            0
-        ]
+        data = self.data
+        return self.task.observe(data.qpos[None], data.qvel[None], data.xpos[None])[0]
 
 
 def register_gym_envs() -> None:
