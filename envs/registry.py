@@ -12,7 +12,11 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 
+from robopg.envs.engine import ArmTask, BatchedArmEnv
+from robopg.envs.gym_arms import PusherTask, ReacherTask
+from robopg.envs.gym_env import register_gym_envs
 from robopg.envs.gym_vector import GymVectorEnv
+from robopg.envs.own_arms import ARM7_SOLVED, REACHER3_SOLVED, Arm7Task, Reacher3Task
 from robopg.envs.vector import VectorEnv
 from robopg.errors import EnvError
 
@@ -35,11 +39,34 @@ TASKS: dict[str, TaskSpec] = {
     ),
     "pusher": TaskSpec("pusher", "Pusher-v5", "7-DoF arm pushing a puck to a goal", solved=0.0),
 }
+# our own arms (envs/own_arms.py), also registered with gymnasium under the robopg/ namespace
+TASKS.update(
+    {
+        "reacher3": TaskSpec(
+            "reacher3", Reacher3Task.gym_id, Reacher3Task.description, solved=REACHER3_SOLVED
+        ),
+        "arm7": TaskSpec("arm7", Arm7Task.gym_id, Arm7Task.description, solved=ARM7_SOLVED),
+    }
+)
 
 # Batched-engine factories by task name: (task, num_envs, num_threads) -> VectorEnv.
 # The engine module registers itself here; tasks without a factory use gymnasium.
 BatchFactory = Callable[[str, int, int | None], VectorEnv]
 BATCH_ENGINES: dict[str, BatchFactory] = {}
+
+#: the arm tasks the batched MuJoCo engine implements, by short name
+ARM_TASKS: dict[str, type[ArmTask]] = {
+    cls.name: cls for cls in (ReacherTask, PusherTask, Reacher3Task, Arm7Task)
+}
+
+
+def make_batched_arm_env(task: str, num_envs: int, num_threads: int | None = None) -> VectorEnv:
+    """The batched engine for one of ``ARM_TASKS`` (threads default to the available cores)."""
+    return BatchedArmEnv(ARM_TASKS[task].make(), num_envs, num_threads)
+
+
+BATCH_ENGINES.update(dict.fromkeys(ARM_TASKS, make_batched_arm_env))
+register_gym_envs()
 
 
 def resolve_task(name: str) -> TaskSpec:

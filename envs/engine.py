@@ -1,0 +1,316 @@
+"""The batched MuJoCo arm engine: N copies of one arm task stepped in C, observed with numpy.
+
+Why it exists: one gymnasium env costs a Python ``env.step`` (wrappers, dict building, per-env
+numpy calls) per environment per step, which on 2 cores costs several times the physics itself.
+Here ``mujoco.batch.Batch`` steps every simulation in C across threads, and observations, rewards,
+time limits and auto-resets are computed with numpy over the whole batch, so the Python work per
+step is a fixed handful of array operations however many environments there are.
+
+Exactness: a task reproduces its gymnasium counterpart bit for bit (see ``ArmTask``). The engine
+keeps gymnasium's conventions that matter for that: env ``i`` is seeded with ``seed + i`` and
+owns its own ``numpy.random.Generator`` that is only drawn from at reset; actions are rounded to
+float32 (the action space's dtype, as the gymnasium backend sends them) and are not clipped (MuJoCo
+clamps ``ctrl`` to the actuator range, the control cost sees the raw action); the time limit
+truncates after ``max_episode_steps`` steps and the env auto-resets in the same step.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import mujoco
+import numpy as np
+from mujoco.batch import Batch, SimulationError
+
+from robopg.envs.vector import StepResult, check_actions
+from robopg.errors import EnvError
+
+#: the physics state a snapshot holds per env: qpos, qvel, act, warmstart, time, ctrl, mocap …
+STATE_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION
+SNAPSHOT_VERSION = 1
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (the affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def make_rng(seed: int) -> np.random.Generator:
+    """The generator gymnasium gives an env reset with ``seed`` (PCG64 over a SeedSequence)."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
+
+
+def ctrl_cost(actions: np.ndarray, weight: float) -> np.ndarray:
+    """``-weight·‖a‖²`` per row, in the actions' own dtype, as gymnasium computes it.
+
+    gymnasium evaluates ``-np.square(action).sum() * weight`` on the float32 action it was given,
+    so the sum and the product are float32 (a Python float is a weak scalar under NEP 50).
+    Rows of fewer than 8 elements are summed left to right by numpy, per row or per batch alike.
+    """
+    return -np.square(actions).sum(axis=1) * weight
+
+
+def row_norm(v: np.ndarray) -> np.ndarray:
+    """Euclidean norm of each row of a (k, 3) or (k, 2) array, rounded as ``np.linalg.norm``.
+
+    ``np.linalg.norm`` of a 1-D vector is ``sqrt(x·x)``; the dot product of a short vector adds
+    the squares left to right, which is what this does for the whole batch at once.
+    """
+    acc = v[:, 0] * v[:, 0]
+    for j in range(1, v.shape[1]):
+        acc += v[:, j] * v[:, j]
+    return np.sqrt(acc)
+
+
+def can_collide(model: mujoco.MjModel) -> bool:
+    """Whether any two geoms of ``model`` could ever make a contact.
+
+    MuJoCo considers a geom pair only if ``contype`` of one and ``conaffinity`` of the other share
+    a bit, or if the MJCF lists it explicitly (``<pair>``). Reacher's MJCF sets these so that no
+    pair qualifies, yet MuJoCo still runs broad-phase collision detection every substep.
+    """
+    if model.npair or model.nflex:
+        return True
+    contype = model.geom_contype.astype(np.int64)
+    conaffinity = model.geom_conaffinity.astype(np.int64)
+    mask = (contype[:, None] & conaffinity[None, :]) | (contype[None, :] & conaffinity[:, None])
+    np.fill_diagonal(mask, 0)
+    return bool(mask.any())
+
+
+def skip_impossible_collisions(model: mujoco.MjModel) -> None:
+    """Turn off collision detection where ``can_collide`` says it can find nothing.
+
+    An exact no-op on the results (there are zero contacts either way, which the equivalence
+    tests check bit for bit) that saves about a fifth of Reacher's physics time.
+    """
+    if not can_collide(model):
+        model.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_CONTACT)
+
+
+class ArmTask:
+    """What makes one arm task: its model and the numpy maths on top of the physics.
+
+    Subclasses set the class attributes and implement ``reset_state``, ``observe`` and
+    ``reward``. Every method works on a batch of rows, so the engine calls it once per step for
+    all envs and the gymnasium env (``robopg.envs.gym_env``) calls it with one row: one
+    definition serves both, and they agree bit for bit.
+    """
+
+    name: str = ""
+    gym_id: str = ""
+    description: str = ""
+    xml_path: Path = Path()
+    frame_skip: int = 1
+    max_episode_steps: int = 1000
+    obs_dim: int = 0
+
+    def __init__(self, model: mujoco.MjModel) -> None:
+        self.model = model
+        self.init_qpos = model.qpos0.copy()
+        self.init_qvel = np.zeros(model.nv)
+        self.init_mocap_pos = model.body_pos[model.body_mocapid >= 0].copy()
+
+    @classmethod
+    def load_model(cls) -> mujoco.MjModel:
+        """The task's MjModel, freshly compiled (each engine or env owns its copy)."""
+        return mujoco.MjModel.from_xml_path(str(cls.xml_path))
+
+    @classmethod
+    def make(cls) -> ArmTask:
+        """The task on a fresh model."""
+        return cls(cls.load_model())
+
+    def body(self, name: str) -> int:
+        """Body id by name, with a clear error for an MJCF that lacks it."""
+        idx = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, name)
+        if idx < 0:
+            raise EnvError(f"Task '{self.name}': the model has no body named '{name}'.")
+        return int(idx)
+
+    def reset_state(
+        self, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Draw one env's initial (qpos, qvel, mocap_pos or None) from its own generator."""
+        raise NotImplementedError
+
+    def observe(self, qpos: np.ndarray, qvel: np.ndarray, xpos: np.ndarray) -> np.ndarray:
+        """Observations (k, obs_dim) float64 from (k, nq), (k, nv) and (k, nbody, 3)."""
+        raise NotImplementedError
+
+    def reward(self, xpos: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """Rewards (k,) float64 from body positions after the step and the float32 actions."""
+        raise NotImplementedError
+
+    def terminated(self, xpos: np.ndarray) -> np.ndarray:
+        """Termination flags (k,); arm tasks run to their time limit, so all False by default."""
+        return np.zeros(xpos.shape[0], dtype=bool)
+
+
+class BatchedArmEnv:
+    """``num_envs`` copies of an ``ArmTask`` on ``mujoco.batch``; satisfies ``VectorEnv``.
+
+    ``num_threads`` defaults to the cores available; results do not depend on it (the batch is
+    bit-identical to stepping each MjData alone). Call ``reset(seed)`` before ``step``.
+    """
+
+    def __init__(self, task: ArmTask, num_envs: int, num_threads: int | None = None) -> None:
+        if num_envs < 1:
+            raise EnvError(f"num_envs must be at least 1, got {num_envs}.")
+        threads = available_cores() if num_threads is None else int(num_threads)
+        if threads < 1:
+            raise EnvError(f"num_threads must be at least 1, got {num_threads}.")
+        self.arm = task  # the task definition (the VectorEnv field `task` is its name)
+        self.task = task.name
+        self.model = task.model
+        self.num_envs = num_envs
+        self.num_threads = min(threads, num_envs)
+        self.obs_dim = task.obs_dim
+        self.act_dim = int(self.model.nu)
+        ranges = self.model.actuator_ctrlrange.astype(np.float32).astype(np.float64)
+        self.action_low = ranges[:, 0].copy()
+        self.action_high = ranges[:, 1].copy()
+        self.max_episode_steps = task.max_episode_steps
+        self.dt = float(self.model.opt.timestep * task.frame_skip)
+        skip_impossible_collisions(self.model)
+        self._batch = Batch(self.model, num_envs, self.num_threads)
+        if self._batch.nstate != mujoco.mj_stateSize(self.model, STATE_SPEC):
+            raise EnvError(
+                "This mujoco build's batch state is not mjSTATE_INTEGRATION; install the "
+                "mujoco version robopg was tested with."
+            )
+        # live views of the state rows (writable) and of the derived outputs (read-only)
+        self._qpos = self._batch.bind("qpos")
+        self._qvel = self._batch.bind("qvel")
+        self._ctrl = self._batch.bind("ctrl")
+        self._mocap = self._batch.bind("mocap_pos") if self.model.nmocap else None
+        self._xpos = self._batch.bind("xpos")
+        self._elapsed = np.zeros(num_envs, dtype=np.int64)
+        self._rngs: list[np.random.Generator] = []
+        self._obs: np.ndarray | None = None
+
+    # -- the VectorEnv contract -------------------------------------------------------------
+
+    def reset(self, seed: int) -> np.ndarray:
+        """Reset every env; env i gets a fresh generator seeded with ``seed + i``."""
+        if seed < 0:
+            raise EnvError(f"Seeds must be non-negative integers, got {seed}.")
+        self._rngs = [make_rng(int(seed) + i) for i in range(self.num_envs)]
+        ids = np.arange(self.num_envs)
+        self._reset_envs(ids)
+        obs = self.arm.observe(self._qpos, self._qvel, self._xpos)
+        self._obs = obs
+        return obs.copy()
+
+    def step(self, actions: np.ndarray) -> StepResult:
+        """Apply actions for ``frame_skip`` substeps; auto-reset the envs that end, same step."""
+        if self._obs is None:
+            raise EnvError(f"Task '{self.task}': call reset(seed) before step(actions).")
+        acts = check_actions(self.task, actions, self.num_envs, self.act_dim).astype(np.float32)
+        self._ctrl[:] = acts
+        self._run(self._batch.step, None, nstep=self.arm.frame_skip)
+        obs = self.arm.observe(self._qpos, self._qvel, self._xpos)
+        reward = self.arm.reward(self._xpos, acts)
+        terminated = self.arm.terminated(self._xpos)
+        self._elapsed += 1
+        truncated = self._elapsed >= self.max_episode_steps
+        final_obs = obs.copy()
+        done = np.flatnonzero(terminated | truncated)
+        if done.size:
+            self._reset_envs(done)
+            obs[done] = self.arm.observe(self._qpos[done], self._qvel[done], self._xpos[done])
+        self._obs = obs
+        return StepResult(
+            obs=obs.copy(),
+            reward=reward,
+            terminated=terminated,
+            truncated=truncated,
+            final_obs=final_obs,
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue bit for bit: physics rows, counters, generators.
+
+        ``state["obs"]`` is the observation the next action should be computed from: it cannot
+        be recomputed from the physics state, because observations after a step read body
+        positions one substep behind the state (as gymnasium does after ``mj_step``).
+        """
+        if self._obs is None:
+            raise EnvError(f"Task '{self.task}': call reset(seed) before state_dict().")
+        return {
+            "version": SNAPSHOT_VERSION,
+            "task": self.task,
+            "num_envs": self.num_envs,
+            "state_spec": int(STATE_SPEC),
+            "physics": self._batch.state.copy(),
+            "elapsed": self._elapsed.copy(),
+            "obs": self._obs.copy(),
+            "rng": [rng.bit_generator.state for rng in self._rngs],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a ``state_dict()`` of an engine with the same task and number of envs."""
+        expected = (SNAPSHOT_VERSION, self.task, self.num_envs, int(STATE_SPEC))
+        got = tuple(state.get(k) for k in ("version", "task", "num_envs", "state_spec"))
+        if got != expected:
+            raise EnvError(
+                f"This snapshot is of (version, task, num_envs, state) {got}, but this engine is "
+                f"{expected}; resume with the task and number of envs the run was started with."
+            )
+        physics = np.asarray(state["physics"], dtype=np.float64)
+        if physics.shape != self._batch.state.shape:
+            raise EnvError(
+                f"Task '{self.task}': the snapshot's physics has shape {physics.shape}, expected "
+                f"{self._batch.state.shape}; it was saved with a different model or mujoco."
+            )
+        self._batch.state[...] = physics
+        self._elapsed[:] = np.asarray(state["elapsed"], dtype=np.int64)
+        self._obs = np.array(state["obs"], dtype=np.float64)
+        rngs = []
+        for rng_state in state["rng"]:
+            rng = np.random.Generator(np.random.PCG64())
+            rng.bit_generator.state = rng_state
+            rngs.append(rng)
+        self._rngs = rngs
+
+    def close(self) -> None:
+        """Nothing to release beyond memory; present for the VectorEnv contract."""
+
+    # -- rendering and inspection ------------------------------------------------------------
+
+    def get_data(self, env: int) -> mujoco.MjData:
+        """Env ``env``'s current MjData with derived fields computed, e.g. for mujoco.Renderer."""
+        if not 0 <= env < self.num_envs:
+            raise EnvError(f"Task '{self.task}' has envs 0..{self.num_envs - 1}, not {env}.")
+        data = self._batch.get_data(env)
+        mujoco.mj_forward(self.model, data)
+        return data
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _reset_envs(self, ids: np.ndarray) -> None:
+        """gymnasium's reset for the envs ``ids``: mj_resetData, draw the state, mj_forward."""
+        self._run(self._batch.reset, ids, stage=mujoco.mjtStage.mjSTAGE_NONE)
+        for i in ids:
+            qpos, qvel, mocap = self.arm.reset_state(self._rngs[i])
+            self._qpos[i] = qpos
+            self._qvel[i] = qvel
+            if mocap is not None and self._mocap is not None:
+                self._mocap[i] = mocap
+        self._elapsed[ids] = 0
+        self._run(self._batch.forward, ids)
+
+    def _run(self, call: Any, ids: np.ndarray | None, **kwargs: Any) -> None:
+        """Run a batch call, turning a MuJoCo error into one actionable EnvError."""
+        try:
+            call(ids, **kwargs)
+        except SimulationError as exc:
+            raise EnvError(
+                f"Task '{self.task}': MuJoCo failed in envs {exc.ids.tolist()[:5]} ({exc}); the "
+                "actions or the model are producing an unstable simulation."
+            ) from exc

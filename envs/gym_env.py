@@ -1,0 +1,84 @@
+"""Our arms as ordinary gymnasium envs, so any library can ``gym.make("robopg/Reacher3-v0")``.
+
+The env runs one MjData with the same ``ArmTask`` code the batched engine runs over many rows,
+so the two agree bit for bit (``tests/test_engine_own_arms.py`` checks it) and ``--engine gym``
+is a true second implementation rather than a different task. Rendering comes from gymnasium's
+``MujocoEnv`` (``render_mode="rgb_array"``).
+
+Importing ``robopg.envs`` registers the ids; another library that only knows the id can write
+``gym.make("robopg.envs:robopg/Reacher3-v0")`` to import us first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
+from gymnasium.spaces import Box
+from numpy.typing import NDArray
+
+from robopg.envs.engine import ArmTask
+from robopg.envs.own_arms import ARM7_SOLVED, REACHER3_SOLVED, Arm7Task, Reacher3Task
+
+#: our own tasks by short name; gymnasium's Reacher/Pusher are already registered by gymnasium
+OWN_TASKS: dict[str, type[ArmTask]] = {cls.name: cls for cls in (Reacher3Task, Arm7Task)}
+SOLVED = {"reacher3": REACHER3_SOLVED, "arm7": ARM7_SOLVED}
+
+
+class ArmGymEnv(MujocoEnv):
+    """One env of an ``ArmTask``; actions are rounded to float32 like the batched engine's."""
+
+    # gymnasium reads the class attribute before __init__ adds render_fps
+    metadata = {"render_modes": ["human", "rgb_array", "depth_array"]}  # noqa: RUF012
+
+    def __init__(self, task: str, **kwargs: Any) -> None:
+        task_cls = OWN_TASKS[task]
+        observation_space = Box(-np.inf, np.inf, shape=(task_cls.obs_dim,), dtype=np.float64)
+        super().__init__(
+            str(task_cls.xml_path),
+            task_cls.frame_skip,
+            observation_space=observation_space,
+            **kwargs,
+        )
+        self.task = task_cls(self.model)
+        self.metadata = {
+            "render_modes": ["human", "rgb_array", "depth_array"],
+            "render_fps": int(np.round(1.0 / self.dt)),
+        }
+
+    def step(
+        self, action: NDArray[np.float32]
+    ) -> tuple[NDArray[np.float64], np.float64, bool, bool, dict[str, np.float64]]:
+        act = np.asarray(action, dtype=np.float32).reshape(1, -1)
+        self.do_simulation(act[0], self.frame_skip)
+        xpos = self.data.xpos[None]
+        obs = self.task.observe(self.data.qpos[None], self.data.qvel[None], xpos)[0]
+        reward = np.float64(self.task.reward(xpos, act)[0])
+        terminated = bool(self.task.terminated(xpos)[0])
+        if self.render_mode == "human":
+            self.render()
+        return obs, reward, terminated, False, {}
+
+    def reset_model(self) -> np.ndarray:
+        qpos, qvel, mocap = self.task.reset_state(self.np_random)
+        if mocap is not None:
+            self.data.mocap_pos[:] = mocap
+        self.set_state(qpos, qvel)  # runs mj_forward
+        data = self.data
+        return self.task.observe(data.qpos[None], data.qvel[None], data.xpos[None])[0]
+
+
+def register_gym_envs() -> None:
+    """Register every own task with gymnasium (idempotent)."""
+    for name, cls in OWN_TASKS.items():
+        if cls.gym_id in gym.registry:
+            continue
+        gym.register(
+            id=cls.gym_id,
+            entry_point="robopg.envs.gym_env:ArmGymEnv",
+            max_episode_steps=cls.max_episode_steps,
+            reward_threshold=SOLVED[name],
+            kwargs={"task": name},
+        )
