@@ -374,11 +374,17 @@ def envs() -> None:
 
     table = Table(title="robopg tasks")
     rows = task_rows()
-    for col in rows[0]:
-        table.add_column(col)
+    # Descriptions go below the table so the numeric columns stay readable at 80 columns.
+    columns = [c for c in rows[0] if c != "description"]
+    for col in columns:
+        table.add_column(col, no_wrap=True)
     for row in rows:
-        table.add_row(*(str(v) for v in row.values()))
+        table.add_row(*(str(row[c]) for c in columns))
     console.print(table)
+    for row in rows:
+        console.print(
+            f"  [bold]{row['task']}[/]: {escape(str(row['description']))}", highlight=False
+        )
     console.print("Any other gymnasium id with a Box action space also works (engine: gym).")
 
 
