@@ -4,7 +4,8 @@ Run:  .venv/bin/python benchmarks/learn.py --tasks reacher --seeds 0 1 2 --steps
 
 Each run trains from scratch with the task's defaults (or ``--preset``) and reports the final
 deterministic evaluation (50 episodes), wall time, throughput, and the first env-step count at
-which the periodic evaluation reached ``--threshold`` (default: the task's solved bar).
+which the periodic evaluation reached ``--threshold`` (default: the task's solved bar). Writes
+the results JSON (``--out``) and one learning-curve PNG per task beside it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rich.table import Table
 
 from robopg.config import resolve_config
 from robopg.envs import resolve_task
+from robopg.plot import plot_runs
 from robopg.trainer import Trainer
 
 
@@ -153,6 +155,10 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"args": vars(args), "summary": summary, "runs": results}, indent=2))
     print(f"results: {out}")
+    for task in args.tasks:  # learning curves: mean ± std over seeds, plus diagnostics
+        png = out.with_name(f"{out.stem}-{task}.png")
+        plot_runs([Path(r["run_dir"]) for r in results if r["task"] == task], png)
+        print(f"curves: {png}")
 
 
 if __name__ == "__main__":
