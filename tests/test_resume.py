@@ -54,11 +54,23 @@ def test_gym_env_snapshot_continues_bit_for_bit() -> None:
     twin.close()
 
 
+@pytest.mark.parametrize(
+    ("task", "engine", "rollout"),
+    # pusher episodes are 100 steps: with 25-step rollouts the stop falls mid-episode, so the
+    # env's physics and RNG state (not just fresh resets) must come back exactly.
+    [("reacher", "gym", 50), ("reacher", "batch", 50), ("pusher", "batch", 25)],
+)
 def test_stop_and_resume_equals_one_uninterrupted_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, task: str, engine: str, rollout: int
 ) -> None:
     """`train 2N` vs `train, stop after N (SIGINT), resume to 2N`: same metrics, same weights."""
-    overrides = {"steps": 2400, "checkpoint_every": 100, "engine": "gym"}
+    overrides = {
+        "env": task,
+        "steps": 6 * 8 * rollout,
+        "steps_per_batch": 8 * rollout,
+        "checkpoint_every": 100,
+        "engine": engine,
+    }
     full = Trainer(tiny_config(tmp_path / "full", **overrides), show_progress=False).train()
     assert full.run_dir is not None and full.final_checkpoint is not None
 
@@ -71,7 +83,7 @@ def test_stop_and_resume_equals_one_uninterrupted_run(
 
     monkeypatch.setattr(Trainer, "_metrics_row", stop_after_three)
     first = Trainer(tiny_config(tmp_path / "split", **overrides), show_progress=False).train()
-    assert first.interrupted and first.env_steps == 1200 and first.run_dir is not None
+    assert first.interrupted and first.env_steps == 3 * 8 * rollout and first.run_dir is not None
     monkeypatch.setattr(Trainer, "_metrics_row", original)
 
     cfg = resume_config(first.run_dir, {})
