@@ -13,6 +13,7 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ def main() -> None:
     p.add_argument("--out", default="benchmarks/results/ablate.json")
     args = p.parse_args()
     variants = [v for v in VARIANTS if not args.only or any(o in v[0] for o in args.only)]
-    out_dir = Path(args.out).with_suffix("")
+    out_dir = Path(tempfile.mkdtemp(prefix="robopg-ablate-"))  # run directories, not results
     jobs = [(label, over, s) for label, over in variants for s in args.seeds]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = [
