@@ -62,3 +62,16 @@ def test_train_help_comes_from_the_config() -> None:
     result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     assert "--steps-per-batch" in result.output and "Discount factor" in result.output
+
+
+def test_python_dash_m_works_from_the_repository_root() -> None:
+    """`python -m robopg` (what torchrun -m runs) must not trip over the unmapped ./robopg."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [sys.executable, "-m", "robopg", "envs"], cwd=root, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Reacher-v5" in proc.stdout
