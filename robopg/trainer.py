@@ -233,7 +233,7 @@ class Trainer:
                 if writer is not None:
                     writer.write(row)
                 progress.update(self.env_steps, row["time/sps"], self.last_return, row["train/std"])
-                if self.update_idx % cfg.checkpoint_every == 0:
+                if self.dist.is_main and self.update_idx % cfg.checkpoint_every == 0:
                     self.save(self._checkpoint_path())
                 if cfg.video_every and self.update_idx % cfg.video_every == 0:
                     self._record_video()

@@ -54,7 +54,7 @@ def test_torchrun_two_processes_write_one_run_directory(tmp_path: Path) -> None:
     proc = torchrun(
         ["-m", "robopg", "train", "reacher", "--steps", "1600", "--num-envs", "4",
          "--steps-per-batch", "200", "--eval-episodes", "2", "--device", "cpu", "--quiet",
-         "--out", str(tmp_path / "runs")],
+         "--checkpoint-every", "2", "--out", str(tmp_path / "runs")],
         cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -62,4 +62,9 @@ def test_torchrun_two_processes_write_one_run_directory(tmp_path: Path) -> None:
     rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["time/env_steps"] for r in rows] == [400, 800, 1200, 1600]  # 2 ranks × 200
     assert (run_dir / "final.safetensors").is_file()
+    # periodic checkpoints are written by rank 0 only, while rank 1 keeps training
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == [
+        "step_0000000800.safetensors",
+        "step_0000001600.safetensors",
+    ]
     assert "× 2 processes" in " ".join(proc.stdout.split())
