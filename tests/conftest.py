@@ -1,11 +1,15 @@
 """Shared fixtures: a tiny trained run directory, built once per test session."""
 
+import sys
 from pathlib import Path
 
 import pytest
 
 from robopg.config import TrainConfig
 from robopg.trainer import Trainer
+
+# Shared test problems (tests/helpers/*.py) import as plain modules, e.g. `linear_gaussian`.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "helpers"))
 
 TINY = {
     "env": "reacher",

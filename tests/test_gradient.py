@@ -1,20 +1,13 @@
 """The REINFORCE estimator is unbiased on a problem with a known gradient, and a learned
-baseline lowers its variance.
-
-Problem: one step, fixed state s, action a ~ N(μ, σ²) with μ = W s + b, reward
-r(a) = −‖a − c‖². Then J = −‖μ − c‖² − Σσ², so ∇_b J = −2(μ − c), ∇_W J = −2(μ − c) sᵀ and
-∇_{log σ} J = −2σ².
-"""
+baseline lowers its variance (the problem: tests/helpers/linear_gaussian.py)."""
 
 import torch
+from linear_gaussian import S, make_policy, reward, true_gradient_parts
 
 from robopg.distributed import DistContext
-from robopg.policy import GaussianPolicy, NetConfig, ValueNet
+from robopg.policy import GaussianPolicy, ValueNet
 from robopg.reinforce import UpdateSettings, compute_advantages, fit_value, policy_loss
 from robopg.rollout import Rollout
-
-S = torch.tensor([0.5, -1.0, 2.0])
-C = torch.tensor([0.3, -0.7])
 
 
 def one_step_rollout(obs: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor) -> Rollout:
@@ -23,22 +16,10 @@ def one_step_rollout(obs: torch.Tensor, actions: torch.Tensor, rewards: torch.Te
     return Rollout(obs, actions, rewards, done, ~done, obs)
 
 
-def make_problem() -> GaussianPolicy:
-    torch.manual_seed(0)
-    policy = GaussianPolicy(NetConfig(obs_dim=3, act_dim=2, hidden=(), log_std_init=-0.7))
-    with torch.no_grad():
-        linear = policy.mean_net[0]
-        linear.weight.copy_(torch.tensor([[0.2, 0.1, -0.3], [0.0, 0.4, 0.1]]))
-        linear.bias.copy_(torch.tensor([0.1, -0.2]))
-    return policy
-
-
 def true_gradient(policy: GaussianPolicy) -> torch.Tensor:
-    with torch.no_grad():
-        mu = policy.mean_action(S[None])[0]
-        sigma2 = policy.log_std.exp().square()
-    g_w = torch.outer(-2 * (mu - C), S)
-    return torch.cat([g_w.reshape(-1), -2 * (mu - C), -2 * sigma2])
+    """In the order the estimates are stacked: W (row-major), b, log σ."""
+    parts = true_gradient_parts(policy)
+    return torch.cat([parts["weight"].reshape(-1), parts["bias"], parts["log_std"]])
 
 
 def estimates(
@@ -55,7 +36,7 @@ def estimates(
     for _ in range(repeats):
         obs = S.expand(batch, 3).unsqueeze(0)
         actions = policy.act(obs, generator=gen)
-        rewards = -(actions - C).square().sum(-1)
+        rewards = reward(actions)
         rollout = one_step_rollout(obs, actions, rewards)
         adv, _ = compute_advantages(rollout, policy, value, settings)
         policy.zero_grad()
@@ -67,7 +48,7 @@ def estimates(
 
 
 def test_reinforce_estimate_is_unbiased() -> None:
-    policy = make_problem()
+    policy = make_policy()
     g = estimates(policy, "none", None, repeats=4000, batch=8, seed=1)
     mean, sem = g.mean(0), g.std(0) / g.shape[0] ** 0.5
     z = (mean - true_gradient(policy)).abs() / sem
@@ -75,14 +56,14 @@ def test_reinforce_estimate_is_unbiased() -> None:
 
 
 def test_mean_and_learned_baselines_are_unbiased_and_lower_variance() -> None:
-    policy = make_problem()
+    policy = make_policy()
     value = ValueNet(policy.cfg)
     opt = torch.optim.Adam(value.parameters(), lr=0.05)
     # Fit V(s) to sampled rewards: it should learn E[r] at s.
     gen = torch.Generator().manual_seed(5)
     with torch.no_grad():
         a = policy.act(S.expand(4096, 3), generator=gen)
-        r = -(a - C).square().sum(-1)
+        r = reward(a)
     norm_s = policy.obs_norm(S.expand(4096, 3))
     fit_value(
         value,

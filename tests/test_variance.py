@@ -1,9 +1,10 @@
 """The variance measurement on a problem with a known gradient, and `robopg variance` end to end.
 
-Analytic problem (as in test_gradient.py): one step, fixed state s, a ~ N(W s + b, σ²),
-r = −‖a − c‖², so J = −‖μ − c‖² − Σσ² and ∇_b J = −2(μ − c), ∇_W J = −2(μ − c) sᵀ,
-∇_{log σ} J = −2σ². Every estimator must average to it (the batch-mean baseline to exactly
-(1 − 1/n) of it), baselines must lower the variance, and the variance must fall as 1/n.
+Analytic problem (tests/helpers/linear_gaussian.py, shared with test_gradient.py): one step,
+fixed state s, a ~ N(W s + b, σ²), r = −‖a − c‖², so J = −‖μ − c‖² − Σσ² and
+∇_b J = −2(μ − c), ∇_W J = −2(μ − c) sᵀ, ∇_{log σ} J = −2σ². Every estimator must average
+to it (the batch-mean baseline to exactly (1 − 1/n) of it), baselines must lower the
+variance, and the variance must fall as 1/n.
 """
 
 import csv
@@ -13,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from linear_gaussian import C, S, make_policy, reward, true_gradient_parts
 from typer.testing import CliRunner
 
 from robopg.app.cli import app
 from robopg.normalize import RunningMeanStd
-from robopg.policy import GaussianPolicy, NetConfig, ValueNet
+from robopg.policy import GaussianPolicy, ValueNet
 from robopg.rollout import Rollout
 from robopg.variance import (
     FittedValue,
@@ -31,27 +33,14 @@ from robopg.variance import (
     whole_episode_returns,
 )
 
-S = torch.tensor([0.5, -1.0, 2.0])
-C = torch.tensor([0.3, -0.7])
 BATCHES = (4, 16)
-
-
-def make_policy() -> GaussianPolicy:
-    policy = GaussianPolicy(NetConfig(obs_dim=3, act_dim=2, hidden=(), log_std_init=-0.7))
-    with torch.no_grad():
-        linear = policy.mean_net[0]
-        linear.weight.copy_(torch.tensor([[0.2, 0.1, -0.3], [0.0, 0.4, 0.1]]))
-        linear.bias.copy_(torch.tensor([0.1, -0.2]))
-    return policy
 
 
 def true_gradient(policy: GaussianPolicy) -> np.ndarray:
     """In ``named_parameters`` order: log σ (the policy's own), then W (row-major), b."""
-    with torch.no_grad():
-        mu = policy.mean_action(S[None])[0]
-        sigma2 = policy.log_std.exp().square()
-    g_w = torch.outer(-2 * (mu - C), S)
-    return torch.cat([-2 * sigma2, g_w.reshape(-1), -2 * (mu - C)]).double().numpy()
+    parts = true_gradient_parts(policy)
+    flat = [parts["log_std"], parts["weight"].reshape(-1), parts["bias"]]
+    return torch.cat(flat).double().numpy()
 
 
 def one_step_pool(policy: GaussianPolicy, episodes: int, seed: int) -> Rollout:
@@ -59,7 +48,7 @@ def one_step_pool(policy: GaussianPolicy, episodes: int, seed: int) -> Rollout:
     gen = torch.Generator().manual_seed(seed)
     obs = S.expand(1, episodes, 3).clone()
     actions = policy.act(obs, generator=gen)
-    rewards = -(actions - C).square().sum(-1)
+    rewards = reward(actions)
     done = torch.ones_like(rewards, dtype=torch.bool)
     return Rollout(obs, actions, rewards, done, ~done, obs)
 
