@@ -56,6 +56,18 @@ def ctrl_cost(actions: np.ndarray, weight: float) -> np.ndarray:
     return -np.square(actions).sum(axis=1) * weight
 
 
+def target_in_disc(rng: np.random.Generator, radius: float) -> np.ndarray:
+    """A 2-D target uniform in the open disc of ``radius``, by rejection from the square.
+
+    The draws are Reacher-v5's (pairs from U(−r, r)² until one falls inside), so the RNG stream
+    stays gymnasium's; reacher3 reuses the same rule.
+    """
+    while True:
+        goal = rng.uniform(low=-radius, high=radius, size=2)
+        if np.linalg.norm(goal) < radius:
+            return goal
+
+
 def row_norm(v: np.ndarray) -> np.ndarray:
     """Euclidean norm of each row of a (k, 3) or (k, 2) array, rounded as ``np.linalg.norm``.
 

@@ -16,7 +16,7 @@ import gymnasium.envs.mujoco as gym_mujoco
 import mujoco
 import numpy as np
 
-from robopg.envs.engine import ArmTask, ctrl_cost, row_norm
+from robopg.envs.engine import ArmTask, ctrl_cost, row_norm, target_in_disc
 
 GYM_ASSETS = Path(gym_mujoco.__file__).parent / "assets"
 
@@ -47,11 +47,7 @@ class ReacherTask(ArmTask):
         self, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         qpos = rng.uniform(low=-0.1, high=0.1, size=self.model.nq) + self.init_qpos
-        while True:
-            goal = rng.uniform(low=-0.2, high=0.2, size=2)
-            if np.linalg.norm(goal) < 0.2:
-                break
-        qpos[-2:] = goal
+        qpos[-2:] = target_in_disc(rng, 0.2)
         qvel = self.init_qvel + rng.uniform(low=-0.005, high=0.005, size=self.model.nv)
         qvel[-2:] = 0
         return qpos, qvel, None

@@ -13,7 +13,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from robopg.envs.engine import ArmTask, ctrl_cost, row_norm
+from robopg.envs.engine import ArmTask, ctrl_cost, row_norm, target_in_disc
 
 ASSETS = Path(__file__).parent / "assets"
 
@@ -64,13 +64,8 @@ class Reacher3Task(ArmTask):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         qpos = self.init_qpos + rng.uniform(low=-0.1, high=0.1, size=self.model.nq)
         qvel = self.init_qvel + rng.uniform(low=-0.005, high=0.005, size=self.model.nv)
-        r = self.target_radius
-        while True:
-            goal = rng.uniform(low=-r, high=r, size=2)
-            if np.linalg.norm(goal) < r:
-                break
         mocap = self.init_mocap_pos.copy()
-        mocap[0, :2] = goal
+        mocap[0, :2] = target_in_disc(rng, self.target_radius)
         return qpos, qvel, mocap
 
     def observe(self, qpos: np.ndarray, qvel: np.ndarray, xpos: np.ndarray) -> np.ndarray:
