@@ -1,10 +1,12 @@
 """Ablation of the defaults: change one setting at a time and measure the final return.
 
 Run:  .venv/bin/python benchmarks/ablate.py --task reacher --seeds 0 1 --steps 1000000 --jobs 2
+      .venv/bin/python benchmarks/ablate.py --task pusher --preset pusher --steps 2000000 --jobs 2
 
-Every variant trains ``--steps`` env steps per seed from the task's defaults with exactly one
-setting changed, and reports the deterministic evaluation (50 episodes) at the end: median and
-each seed. Prints a markdown table (pasted into benchmarks/README.md) and writes a JSON file.
+Every variant trains ``--steps`` env steps per seed from the task's defaults (or ``--preset``)
+with exactly one setting changed relative to them, and reports the deterministic evaluation
+(50 episodes) at the end: median and each seed. Prints a markdown table (pasted into
+benchmarks/README.md) and writes a JSON file.
 """
 
 from __future__ import annotations
@@ -14,61 +16,100 @@ import json
 import statistics
 import sys
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from robopg.config import TrainConfig, resolve_config
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from learn import run_one
 
-# (label, overrides): each is one change from the defaults, with the reason it is worth testing.
-VARIANTS: list[tuple[str, dict[str, Any]]] = [
-    ("defaults", {}),
-    ("lr 1e-3", {"lr": 1e-3}),
-    ("lr 1e-2", {"lr": 1e-2}),
-    ("lr schedule constant", {"lr_schedule": "constant"}),
-    ("400 steps/batch (8 envs)", {"steps_per_batch": 400, "num_envs": 8}),
-    ("1600 steps/batch (32 envs)", {"steps_per_batch": 1600, "num_envs": 32}),
-    ("λ = 1 (reward-to-go − V)", {"lam": 1.0}),
-    ("baseline: batch mean", {"baseline": "mean"}),
-    ("baseline: none", {"baseline": "none"}),
-    ("no observation normalisation", {"normalize_obs": False}),
-    ("log σ init 0", {"log_std_init": 0.0}),
-    ("no gradient clipping", {"max_grad_norm": 0.0}),
-    ("value epochs 1", {"value_epochs": 1}),
+
+def more_envs(c: TrainConfig) -> int:
+    """4× the envs where the batch still splits evenly (Pusher: 64 × 25), else 2×."""
+    return c.num_envs * (4 if c.steps_per_batch % (4 * c.num_envs) == 0 else 2)
+
+
+Change = Callable[[TrainConfig], dict[str, Any]]
+
+# (label, change): each is one change relative to the base config (the task's defaults or
+# ``--preset``), so the same list ablates Reacher's defaults and Pusher's preset.
+VARIANTS: list[tuple[str, Change]] = [
+    ("base", lambda c: {}),
+    ("lr ÷ 3", lambda c: {"lr": c.lr / 3}),
+    ("lr × 3", lambda c: {"lr": c.lr * 3}),
+    ("lr schedule constant", lambda c: {"lr_schedule": "constant"}),
+    (
+        "half batch (half the envs)",
+        lambda c: {"steps_per_batch": c.steps_per_batch // 2, "num_envs": c.num_envs // 2},
+    ),
+    (
+        "double batch (twice the envs)",
+        lambda c: {"steps_per_batch": c.steps_per_batch * 2, "num_envs": c.num_envs * 2},
+    ),
+    ("same batch, more envs (shorter rollouts)", lambda c: {"num_envs": more_envs(c)}),
+    ("λ = 1 (reward-to-go − V)", lambda c: {"lam": 1.0}),
+    ("baseline: batch mean", lambda c: {"baseline": "mean"}),
+    ("baseline: none", lambda c: {"baseline": "none"}),
+    ("no observation normalisation", lambda c: {"normalize_obs": False}),
+    ("log σ init + 0.5", lambda c: {"log_std_init": c.log_std_init + 0.5}),
+    ("log σ init − 0.5", lambda c: {"log_std_init": c.log_std_init - 0.5}),
+    ("no gradient clipping", lambda c: {"max_grad_norm": 0.0}),
+    ("value epochs 1", lambda c: {"value_epochs": 1}),
+    (
+        "hidden × 2",
+        lambda c: {"hidden": ",".join(str(2 * h) for h in c.hidden_sizes())},
+    ),
 ]
+
+
+def describe(over: dict[str, Any]) -> str:
+    """The concrete overrides, e.g. ``lr=0.001, num_envs=8`` (empty for the base)."""
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in over.items())
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--task", default="reacher")
+    p.add_argument("--preset", default=None, help="Ablate this preset instead of the defaults")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--steps", type=int, default=1_000_000)
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--only", nargs="*", help="Run only variants whose label contains one of these")
     p.add_argument("--out", default="benchmarks/results/ablate.json")
     args = p.parse_args()
-    variants = [v for v in VARIANTS if not args.only or any(o in v[0] for o in args.only)]
+    base = resolve_config({"env": args.task}, preset=args.preset)
+    variants = [
+        (label, change(base))
+        for label, change in VARIANTS
+        if not args.only or any(o in label for o in args.only)
+    ]
     out_dir = Path(tempfile.mkdtemp(prefix="robopg-ablate-"))  # run directories, not results
     jobs = [(label, over, s) for label, over in variants for s in args.seeds]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = [
-            pool.submit(run_one, args.task, s, args.steps, None, str(out_dir), 0,
+            pool.submit(run_one, args.task, s, args.steps, args.preset, str(out_dir), 0,
                         {"num_threads": 1, **over})
             for _, over, s in jobs
         ]  # fmt: skip
         results = [f.result() for f in futures]
     rows = []
     seeds = ", ".join(map(str, args.seeds))
-    print(f"\n| {args.task}, {args.steps:,} steps | median | seeds ({seeds}) |")
-    print("|---|---|---|")
+    base_name = f"preset {args.preset}" if args.preset else "defaults"
+    head = f"{args.task} ({base_name}), {args.steps:,} steps"
+    print(f"\n| {head} | change | median | seeds ({seeds}) |")
+    print("|---|---|---|---|")
     for label, over in variants:
         finals = [
             r["final_return"] for (lab, _, _), r in zip(jobs, results, strict=True) if lab == label
         ]
         med = statistics.median(finals)
         rows.append({"variant": label, "overrides": over, "median": med, "finals": finals})
-        print(f"| {label} | {med:.2f} | {' / '.join(f'{x:.2f}' for x in finals)} |")
+        print(
+            f"| {label} | {describe(over)} | {med:.2f} | {' / '.join(f'{x:.2f}' for x in finals)} |"
+        )
     Path(args.out).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2))
     print(f"\nresults: {args.out}")
 

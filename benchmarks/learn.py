@@ -73,6 +73,14 @@ def run_one(
     }
 
 
+def parse_value(text: str) -> Any:
+    """A ``--set`` value: JSON where it parses (numbers, booleans), else the plain string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
 def first_reach(curve: list[list[float]], threshold: float) -> tuple[float, float] | None:
     for steps, ret, elapsed in curve:
         if ret >= threshold:
@@ -101,7 +109,7 @@ def main() -> None:
     extra: dict[str, Any] = {}
     for item in args.set:
         key, value = item.split("=", 1)
-        extra[key] = json.loads(value) if value[:1].isdigit() or value[:1] in "-[" else value
+        extra[key] = parse_value(value)
 
     tmp = tempfile.mkdtemp(prefix="robopg-bench-")
     jobs = [(t, s) for t in args.tasks for s in args.seeds]
