@@ -51,6 +51,8 @@ VARIANTS: list[tuple[str, Change]] = [
     ),
     ("same batch, more envs (shorter rollouts)", lambda c: {"num_envs": more_envs(c)}),
     ("λ = 1 (reward-to-go − V)", lambda c: {"lam": 1.0}),
+    ("γ: half the horizon", lambda c: {"gamma": round(1 - 2 * (1 - c.gamma), 6)}),
+    ("γ: twice the horizon", lambda c: {"gamma": round(1 - (1 - c.gamma) / 2, 6)}),
     ("baseline: batch mean", lambda c: {"baseline": "mean"}),
     ("baseline: none", lambda c: {"baseline": "none"}),
     ("no observation normalisation", lambda c: {"normalize_obs": False}),
