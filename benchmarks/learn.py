@@ -110,6 +110,8 @@ def main() -> None:
     for item in args.set:
         key, value = item.split("=", 1)
         extra[key] = parse_value(value)
+    if args.jobs > 1:  # parallel runs each get one engine thread instead of all cores each
+        extra.setdefault("num_threads", 1)  # (results are bitwise the same either way)
 
     tmp = tempfile.mkdtemp(prefix="robopg-bench-")
     jobs = [(t, s) for t in args.tasks for s in args.seeds]
