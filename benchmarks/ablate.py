@@ -1,7 +1,8 @@
 """Ablation of the defaults: change one setting at a time and measure the final return.
 
 Run:  .venv/bin/python benchmarks/ablate.py --task reacher --seeds 0 1 --steps 1000000 --jobs 2
-      .venv/bin/python benchmarks/ablate.py --task pusher --preset pusher --steps 2000000 --jobs 2
+      .venv/bin/python benchmarks/ablate.py --task pusher --preset pusher --seeds 0 \
+          --steps 5000000 --jobs 2
 
 Every variant trains ``--steps`` env steps per seed from the task's defaults (or ``--preset``)
 with exactly one setting changed relative to them, and reports the deterministic evaluation
