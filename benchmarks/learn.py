@@ -11,6 +11,7 @@ the results JSON (``--out``) and one learning-curve PNG per task beside it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import tempfile
@@ -22,10 +23,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from robopg.config import resolve_config
+from robopg.config import TrainConfig, resolve_config
 from robopg.envs import resolve_task
 from robopg.plot import plot_runs
 from robopg.trainer import Trainer
+
+# TrainConfig's string-typed fields (annotations are strings under postponed evaluation).
+STRING_FIELDS = {f.name: f.type == "str" for f in dataclasses.fields(TrainConfig)}
 
 
 def run_one(
@@ -73,8 +77,11 @@ def run_one(
     }
 
 
-def parse_value(text: str) -> Any:
-    """A ``--set`` value: JSON where it parses (numbers, booleans), else the plain string."""
+def parse_value(key: str, text: str) -> Any:
+    """A ``--set`` value: the plain text for string fields (``hidden=64``), else JSON where it
+    parses (numbers, booleans), else the text (the config's type check then names the field)."""
+    if STRING_FIELDS.get(key.replace("-", "_")):
+        return text
     try:
         return json.loads(text)
     except json.JSONDecodeError:
@@ -109,7 +116,7 @@ def main() -> None:
     extra: dict[str, Any] = {}
     for item in args.set:
         key, value = item.split("=", 1)
-        extra[key] = parse_value(value)
+        extra[key] = parse_value(key, value)
     if args.jobs > 1:  # parallel runs each get one engine thread instead of all cores each
         extra.setdefault("num_threads", 1)  # (results are bitwise the same either way)
 
