@@ -73,8 +73,9 @@ def main() -> None:
             steps, curve = mean_curve(runs)
             if not len(steps):
                 continue
-            short = name[len(common) :] if name.startswith(common) else "base"
-            base, bold = short == "base", path.name in args.highlight
+            base = name == (common[:-2] if common else "defaults")  # the row with no overrides
+            short = "base" if base else name[len(common) :]
+            bold = path.name in args.highlight
             ax.plot(
                 steps / 1e6,
                 curve,
