@@ -105,6 +105,30 @@ class GracefulStop:
             signal.signal(sig, old)
 
 
+def claim_run_dir(out: Path, name: str) -> Path:
+    """Create ``out/name`` (or ``name-2``, ``name-3`` …) and return it.
+
+    ``mkdir`` itself is the claim: two runs started in the same second (parallel benchmark
+    jobs, two terminals) can both see a name as free, but only one ``mkdir`` of it succeeds,
+    so the other moves on to the next suffix instead of failing or sharing a directory.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        n = 1
+        while True:
+            run_dir = out / (name if n == 1 else f"{name}-{n}")
+            try:
+                run_dir.mkdir()
+                return run_dir
+            except FileExistsError:
+                n += 1
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot create a run directory in '{out}': {exc.strerror}; "
+            "pass a writable folder with --out."
+        ) from None
+
+
 class Trainer:
     """Owns the env, networks, optimisers, counters and run directory of one training run."""
 
@@ -332,18 +356,9 @@ class Trainer:
             return None
         if self.run_dir is None:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            base = Path(self.cfg.out) / f"{self.task.name.replace('/', '_')}-{stamp}"
-            run_dir, n = base, 1
-            while run_dir.exists():
-                n += 1
-                run_dir = base.with_name(f"{base.name}-{n}")
-            try:
-                (run_dir / "checkpoints").mkdir(parents=True)
-            except OSError as exc:
-                raise ConfigError(
-                    f"Cannot create the run directory '{run_dir}': {exc.strerror}; "
-                    "pass a writable folder with --out."
-                ) from None
+            name = f"{self.task.name.replace('/', '_')}-{stamp}"
+            run_dir = claim_run_dir(Path(self.cfg.out), name)
+            (run_dir / "checkpoints").mkdir()
             self.run_dir = run_dir
             save_json(run_dir / "config.json", self.cfg.to_dict())
         return MetricsWriter(self.run_dir, tensorboard=self.cfg.tensorboard)
