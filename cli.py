@@ -5,9 +5,11 @@ RobopgError, printed as one red sentence with exit code 2; anything else is a bu
 traceback. The ``train`` options are generated from TrainConfig, the single source of defaults.
 """
 
+import contextlib
 import dataclasses
 import inspect
 import os
+import signal
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -397,6 +399,25 @@ def presets() -> None:
         console.print(f"[bold]{name:<14}[/] {escape(preset_description(name))}", highlight=False)
 
 
+def _die_quietly_on_late_signals() -> None:
+    """A Ctrl-C (or SIGTERM) that arrives once the command is done — typically the second press
+    after a graceful stop, landing in interpreter shutdown — would raise KeyboardInterrupt inside
+    atexit/weakref finalisers and print a traceback. From here on such a signal flushes the
+    output and ends the process by that signal, as an unhandled Ctrl-C does in any program.
+    Installed only by the console script, never by the library (a notebook keeps its Ctrl-C)."""
+
+    def die(signum: int, frame: object) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError):  # not the main thread
+            signal.signal(sig, die)
+
+
 def main() -> None:
     """Console-script entry point.
 
@@ -406,7 +427,10 @@ def main() -> None:
     turning a finished run into a failed one for torchrun.
     """
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        app(prog_name="robopg")
+        try:
+            app(prog_name="robopg")
+        finally:
+            _die_quietly_on_late_signals()
         return
     code = 0
     try:

@@ -153,3 +153,32 @@ def test_huge_learning_rate_is_one_clear_sentence_from_the_cli(tmp_path: Path) -
     assert "Training diverged" in text and "learning rate is the usual cause" in text
     assert "no checkpoint had been written yet" in text
     assert "Traceback" not in result.output
+
+
+LATE_SIGNAL = """
+import atexit, os, signal, sys, time
+
+def late_ctrl_c():  # runs last in interpreter shutdown, like a 2nd Ctrl-C after a graceful stop
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(2)
+
+atexit.register(late_ctrl_c)
+sys.argv = ["robopg", "presets"]
+from robopg.app.cli import main
+main()
+"""
+
+
+def test_a_ctrl_c_during_interpreter_shutdown_ends_the_process_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", LATE_SIGNAL],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == -signal.SIGINT, (proc.returncode, proc.stderr)
+    assert "reacher" in proc.stdout  # the command's output was flushed before the end
