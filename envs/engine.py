@@ -167,6 +167,24 @@ class ArmTask:
         return np.zeros(xpos.shape[0], dtype=bool)
 
 
+class ReachTask(ArmTask):
+    """An arm whose body ``fingertip`` is brought to a body ``target``: Reacher-v5, reacher3,
+    arm7. They share the reward −w_d·‖fingertip − target‖ − w_c·‖a‖² (each sets its weights),
+    written once here so the three cannot drift apart."""
+
+    reward_dist_weight: float = 1.0
+    reward_control_weight: float = 1.0
+
+    def __init__(self, model: mujoco.MjModel) -> None:
+        super().__init__(model)
+        self.fingertip = self.body("fingertip")
+        self.target = self.body("target")
+
+    def reward(self, xpos: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        dist = -row_norm(xpos[:, self.fingertip] - xpos[:, self.target]) * self.reward_dist_weight
+        return dist + ctrl_cost(actions, self.reward_control_weight)
+
+
 class BatchedArmEnv:
     """``num_envs`` copies of an ``ArmTask`` on ``mujoco.batch``; satisfies ``VectorEnv``.
 

@@ -16,12 +16,12 @@ import gymnasium.envs.mujoco as gym_mujoco
 import mujoco
 import numpy as np
 
-from robopg.envs.engine import ArmTask, ctrl_cost, row_norm, target_in_disc
+from robopg.envs.engine import ArmTask, ReachTask, ctrl_cost, row_norm, target_in_disc
 
 GYM_ASSETS = Path(gym_mujoco.__file__).parent / "assets"
 
 
-class ReacherTask(ArmTask):
+class ReacherTask(ReachTask):
     """Reacher-v5: a 2-link planar arm brings its fingertip to a random target.
 
     obs (10): cos θ (2), sin θ (2), target xy (2), θ̇ (2), (fingertip − target) xy (2).
@@ -37,11 +37,6 @@ class ReacherTask(ArmTask):
     obs_dim = 10
     reward_dist_weight = 1
     reward_control_weight = 1
-
-    def __init__(self, model: mujoco.MjModel) -> None:
-        super().__init__(model)
-        self.fingertip = self.body("fingertip")
-        self.target = self.body("target")
 
     def reset_state(
         self, rng: np.random.Generator
@@ -61,10 +56,6 @@ class ReacherTask(ArmTask):
         obs[:, 6:8] = qvel[:, :2]
         obs[:, 8:10] = xpos[:, self.fingertip, :2] - xpos[:, self.target, :2]
         return obs
-
-    def reward(self, xpos: np.ndarray, actions: np.ndarray) -> np.ndarray:
-        dist = -row_norm(xpos[:, self.fingertip] - xpos[:, self.target]) * self.reward_dist_weight
-        return dist + ctrl_cost(actions, self.reward_control_weight)
 
 
 class PusherTask(ArmTask):

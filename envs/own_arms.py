@@ -13,7 +13,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from robopg.envs.engine import ArmTask, ctrl_cost, row_norm, target_in_disc
+from robopg.envs.engine import ReachTask, target_in_disc
 
 ASSETS = Path(__file__).parent / "assets"
 
@@ -28,7 +28,7 @@ REACHER3_SOLVED = -3.75
 ARM7_SOLVED = -15.0
 
 
-class Reacher3Task(ArmTask):
+class Reacher3Task(ReachTask):
     """reacher3: a 3-link planar arm brings its fingertip to a random target in a 0.2 m disc.
 
     The third joint makes the arm redundant: many joint configurations reach one target, so the
@@ -54,11 +54,6 @@ class Reacher3Task(ArmTask):
     reward_control_weight = 1.0
     target_radius = 0.2
 
-    def __init__(self, model: mujoco.MjModel) -> None:
-        super().__init__(model)
-        self.fingertip = self.body("fingertip")
-        self.target = self.body("target")
-
     def reset_state(
         self, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -77,12 +72,8 @@ class Reacher3Task(ArmTask):
         obs[:, 11:13] = xpos[:, self.fingertip, :2] - xpos[:, self.target, :2]
         return obs
 
-    def reward(self, xpos: np.ndarray, actions: np.ndarray) -> np.ndarray:
-        dist = -row_norm(xpos[:, self.fingertip] - xpos[:, self.target]) * self.reward_dist_weight
-        return dist + ctrl_cost(actions, self.reward_control_weight)
 
-
-class Arm7Task(ArmTask):
+class Arm7Task(ReachTask):
     """arm7: a 7-DoF arm (Pusher's kinematics) brings its fingertip to a random 3-D target.
 
     Targets are the fingertip positions of random joint configurations, so every target is
@@ -110,8 +101,6 @@ class Arm7Task(ArmTask):
 
     def __init__(self, model: mujoco.MjModel) -> None:
         super().__init__(model)
-        self.fingertip = self.body("fingertip")
-        self.target = self.body("target")
         lo, hi = model.jnt_range[:, 0].copy(), model.jnt_range[:, 1].copy()
         self.joint_low, self.joint_high = lo, hi
         span = hi - lo
@@ -148,7 +137,3 @@ class Arm7Task(ArmTask):
         obs[:, 17:20] = target
         obs[:, 20:23] = tip - target
         return obs
-
-    def reward(self, xpos: np.ndarray, actions: np.ndarray) -> np.ndarray:
-        dist = -row_norm(xpos[:, self.fingertip] - xpos[:, self.target]) * self.reward_dist_weight
-        return dist + ctrl_cost(actions, self.reward_control_weight)
