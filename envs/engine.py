@@ -71,15 +71,14 @@ def target_in_disc(rng: np.random.Generator, radius: float) -> np.ndarray:
 def row_norm(v: np.ndarray) -> np.ndarray:
     """Euclidean norm of each row of a (k, 3) or (k, 2) array, rounded as ``np.linalg.norm``.
 
-    ``np.linalg.norm`` of a 1-D vector is ``sqrt(x·x)``; the BLAS dot product of a vector this
-    short adds the squares left to right, which is what this does for the whole batch at once.
-    A BLAS that summed otherwise would differ by at most an ulp, and the equivalence tests, which
-    compare rewards bit for bit, would say so.
+    ``np.linalg.norm`` of a 1-D vector is ``sqrt(x.dot(x))``, a BLAS dot product whose rounding
+    depends on the CPU kernel OpenBLAS picks at run time: left to right on some machines, a chain
+    of fused multiply-adds on others (seen here with numpy 2.4's OpenBLAS 0.3.31, Haswell
+    kernel). ``np.vecdot`` runs the same dot inner loop per row, so it rounds exactly as
+    gymnasium's per-env ``np.linalg.norm`` on every machine; the equivalence tests compare
+    rewards bit for bit and would say otherwise.
     """
-    acc = v[:, 0] * v[:, 0]
-    for j in range(1, v.shape[1]):
-        acc += v[:, j] * v[:, j]
-    return np.sqrt(acc)
+    return np.sqrt(np.vecdot(v, v))
 
 
 def can_collide(model: mujoco.MjModel) -> bool:
