@@ -1,6 +1,6 @@
 """The robopg command line: train, eval and list arm tasks.
 
-Installed as ``robopg.app.cli`` with the ``robopg`` entry point. Every expected failure is a
+Installed as ``robopg.cli`` with the ``robopg`` entry point. Every expected failure is a
 RobopgError, printed as one red sentence with exit code 2; anything else is a bug and keeps its
 traceback. The ``train`` options are generated from TrainConfig, the single source of defaults.
 """

@@ -2,7 +2,6 @@
 the cost of a physics step under Controller.attach (an action every frame_skip steps).
 
 Usage: .venv/bin/python benchmarks/controller.py [--task reacher] [--calls 5000]
-(run it from outside the repository root, or as a path, so the installed robopg is imported)
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from robopg.errors import CheckpointError
+from robopg.runs import resolve_policy_path
 
 if TYPE_CHECKING:
     from robopg.mujoco_control import Attachment
@@ -25,38 +25,6 @@ _ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "relu": lambda x: np.maximum(x, 0.0),
     "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0.0))),
 }
-
-
-def resolve_policy_path(source: str | Path) -> Path:
-    """A checkpoint file, a run directory (its final or newest checkpoint), or a task name
-    (the policy shipped with robopg for it)."""
-    path = Path(source)
-    if path.is_file():
-        return path
-    if path.is_dir():
-        if (path / "final.safetensors").is_file():
-            return path / "final.safetensors"
-        steps = sorted((path / "checkpoints").glob("step_*.safetensors"))
-        if steps:
-            return steps[-1]
-        raise CheckpointError(f"Run directory '{path}' holds no checkpoint.")
-    from robopg.envs import resolve_task
-    from robopg.errors import EnvError
-    from robopg.policies import shipped_policy
-
-    try:
-        task = resolve_task(str(source)).name
-    except EnvError:
-        raise CheckpointError(
-            f"'{source}' is not a checkpoint file, a run directory or a task name."
-        ) from None
-    shipped = shipped_policy(task)
-    if shipped is None:
-        raise CheckpointError(
-            f"robopg ships no trained policy for '{task}'; train one with `robopg train {task}` "
-            "and pass its run directory."
-        )
-    return shipped
 
 
 @dataclass
@@ -86,10 +54,10 @@ class Controller:
 
         from robopg.checkpoint import load_checkpoint
         from robopg.normalize import RunningMeanStd
-        from robopg.policy import GaussianPolicy, load_state_strict, net_config_from_meta
+        from robopg.policy import GaussianPolicy, NetConfig, load_state_strict
 
         ckpt = load_checkpoint(resolve_policy_path(path))
-        net_cfg = net_config_from_meta(ckpt.meta)
+        net_cfg = NetConfig.from_dict(ckpt.meta.get("net"))
         policy = GaussianPolicy(net_cfg)
         load_state_strict(policy, ckpt.section("policy"), "policy")
         norm: RunningMeanStd = policy.obs_norm

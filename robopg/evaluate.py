@@ -93,8 +93,9 @@ def evaluate_saved_policy(
     Returns (checkpoint path, task evaluated, result).
     """
     from robopg.checkpoint import check_spaces, load_checkpoint
-    from robopg.controller import Controller, resolve_policy_path
+    from robopg.controller import Controller
     from robopg.envs import resolve_task
+    from robopg.runs import resolve_policy_path
 
     path = resolve_policy_path(source)
     meta = load_checkpoint(path).meta

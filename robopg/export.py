@@ -21,10 +21,10 @@ import torch
 from torch import nn
 
 from robopg import __version__
-from robopg.checkpoint import atomic_write, load_checkpoint
-from robopg.controller import resolve_policy_path
+from robopg.checkpoint import atomic_write
 from robopg.errors import ConfigError
-from robopg.policy import GaussianPolicy, load_state_strict, net_config_from_meta
+from robopg.policy import GaussianPolicy
+from robopg.saved_policy import load_policy
 
 FORMATS = ("onnx", "torchscript")
 SUFFIX = {"onnx": ".onnx", "torchscript": ".pt"}
@@ -56,17 +56,15 @@ class DeployedPolicy(nn.Module):
 
 def load_deployed(source: str | Path) -> tuple[DeployedPolicy, dict[str, object]]:
     """The deployable module of a checkpoint/run/shipped policy, and a small description."""
-    path = resolve_policy_path(source)
-    ckpt = load_checkpoint(path)
-    policy = GaussianPolicy(net_config_from_meta(ckpt.meta))
-    load_state_strict(policy, ckpt.section("policy"), "policy")
-    module = DeployedPolicy(policy, ckpt.meta["action_low"], ckpt.meta["action_high"]).eval()
+    saved = load_policy(source)
+    policy, meta, path = saved.policy, saved.meta, saved.path
+    module = DeployedPolicy(policy, meta["action_low"], meta["action_high"]).eval()
     info: dict[str, object] = {
-        "task": ckpt.meta["task"],
-        "gym_id": ckpt.meta.get("gym_id"),
+        "task": meta["task"],
+        "gym_id": meta.get("gym_id"),
         "obs_dim": policy.cfg.obs_dim,
         "act_dim": policy.cfg.act_dim,
-        "env_steps": ckpt.meta.get("env_steps"),
+        "env_steps": meta.get("env_steps"),
         "robopg_version": __version__,
         "source": str(path),
         "io": "obs float32 (batch, obs_dim) -> action float32 (batch, act_dim), clipped",

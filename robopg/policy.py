@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -47,6 +48,34 @@ class NetConfig:
     hidden: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
     log_std_init: float = -0.5
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form stored in every checkpoint's ``net`` header."""
+        return {
+            "obs_dim": self.obs_dim,
+            "act_dim": self.act_dim,
+            "hidden": list(self.hidden),
+            "activation": self.activation,
+            "log_std_init": self.log_std_init,
+        }
+
+    @classmethod
+    def from_dict(cls, net: object) -> NetConfig:
+        """Inverse of ``to_dict``; a missing or incomplete config is one CheckpointError."""
+        from robopg.errors import CheckpointError
+
+        if not isinstance(net, dict):
+            raise CheckpointError("Checkpoint has no network config ('net'); it is not a policy.")
+        try:
+            return cls(
+                obs_dim=int(net["obs_dim"]),
+                act_dim=int(net["act_dim"]),
+                hidden=tuple(int(h) for h in net["hidden"]),
+                activation=str(net["activation"]),
+                log_std_init=float(net["log_std_init"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"Checkpoint network config is incomplete: {exc}.") from None
 
 
 class GaussianPolicy(nn.Module):
@@ -106,25 +135,6 @@ class ValueNet(nn.Module):
     def forward(self, norm_obs: torch.Tensor) -> torch.Tensor:
         """(..., obs_dim) normalised observations → (...) values."""
         return self.net(norm_obs).squeeze(-1)
-
-
-def net_config_from_meta(meta: dict[str, object]) -> NetConfig:
-    """Rebuild the NetConfig stored in a checkpoint's JSON."""
-    from robopg.errors import CheckpointError
-
-    net = meta.get("net")
-    if not isinstance(net, dict):
-        raise CheckpointError("Checkpoint has no network config ('net'); it is not a policy.")
-    try:
-        return NetConfig(
-            obs_dim=int(net["obs_dim"]),
-            act_dim=int(net["act_dim"]),
-            hidden=tuple(int(h) for h in net["hidden"]),
-            activation=str(net["activation"]),
-            log_std_init=float(net["log_std_init"]),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"Checkpoint network config is incomplete: {exc}.") from None
 
 
 def load_state_strict(module: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:

@@ -34,7 +34,7 @@ from robopg.distributed import DistContext, init_distributed, shutdown_distribut
 from robopg.envs import VectorEnv, make_vector_env, resolve_task
 from robopg.errors import CheckpointError, ConfigError, RobopgError, TrainingDiverged
 from robopg.evaluate import EvalResult, run_episodes
-from robopg.logging import MetricsWriter, TrainingProgress, require_tensorboard
+from robopg.metrics import MetricsWriter, TrainingProgress, require_tensorboard
 from robopg.normalize import update_across_ranks
 from robopg.policy import GaussianPolicy, NetConfig, ValueNet, load_state_strict
 from robopg.reinforce import UpdateSettings, update
@@ -397,13 +397,7 @@ class Trainer:
             "robopg_version": __version__,
             "task": self.task.name,
             "gym_id": self.task.gym_id,
-            "net": {
-                "obs_dim": self.net_cfg.obs_dim,
-                "act_dim": self.net_cfg.act_dim,
-                "hidden": list(self.net_cfg.hidden),
-                "activation": self.net_cfg.activation,
-                "log_std_init": self.net_cfg.log_std_init,
-            },
+            "net": self.net_cfg.to_dict(),
             "action_low": self.env.action_low.tolist(),
             "action_high": self.env.action_high.tolist(),
             "dt": self.env.dt,

@@ -687,19 +687,15 @@ def run_variance(
 
     With ``shipped``, a task name means the trained policy robopg ships for it.
     """
-    from robopg.checkpoint import load_checkpoint
-    from robopg.controller import resolve_policy_path
     from robopg.envs import make_vector_env, resolve_task
-    from robopg.policy import load_state_strict, net_config_from_meta
+    from robopg.saved_policy import load_policy
 
     settings.validate()
     policy: GaussianPolicy | None = None
     if shipped or Path(source).exists():
-        path = resolve_policy_path(source)
-        ckpt = load_checkpoint(path)
-        policy = GaussianPolicy(net_config_from_meta(ckpt.meta))
-        load_state_strict(policy, ckpt.section("policy"), "policy")
-        task, label = str(ckpt.meta["task"]), f"checkpoint {path}"
+        saved = load_policy(source)
+        policy = saved.policy
+        task, label = saved.task, f"checkpoint {saved.path}"
     else:
         try:
             task = resolve_task(source).name

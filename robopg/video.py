@@ -736,7 +736,8 @@ def render_policy(
         label = f"untrained, sampled σ={math.exp(log_std):.2f}"
         return render_rollouts(spec.name, act, out, episodes, seed, settings, label)
 
-    from robopg.controller import Controller, resolve_policy_path
+    from robopg.controller import Controller
+    from robopg.runs import resolve_policy_path
 
     ctrl = Controller.load(resolve_policy_path(source), stochastic=stochastic, seed=seed)
     label = "stochastic (sampled)" if stochastic else "deterministic (mean action)"

@@ -1,6 +1,6 @@
 """Turn a finished run's checkpoint into a shipped policy: policies/<task>.safetensors + card.
 
-Usage (from anywhere but the repository root, so the installed robopg is imported):
+Usage:
     .venv/bin/python scripts/ship_policy.py RUN_DIR --command "robopg train reacher --seed 0" \
         --wall-s 123 --machine "16-core x86 host, 3 runs in parallel"
 
@@ -17,8 +17,9 @@ import json
 from pathlib import Path
 
 from robopg.checkpoint import load_checkpoint, policy_only, save_checkpoint
-from robopg.controller import Controller, resolve_policy_path
+from robopg.controller import Controller
 from robopg.evaluate import run_episodes
+from robopg.runs import resolve_policy_path
 
 EPISODES, SEED = 50, 0
 

@@ -19,13 +19,13 @@ from robopg.checkpoint import (
 )
 from robopg.controller import Controller
 from robopg.errors import CheckpointError
-from robopg.policy import GaussianPolicy, load_state_strict, net_config_from_meta
+from robopg.policy import GaussianPolicy
+from robopg.saved_policy import policy_from_checkpoint
 
 
-def load_policy(path: Path) -> GaussianPolicy:
+def load_saved(path: Path) -> GaussianPolicy:
     ckpt = load_checkpoint(path)
-    policy = GaussianPolicy(net_config_from_meta(ckpt.meta))
-    load_state_strict(policy, ckpt.section("policy"), "policy")
+    policy = policy_from_checkpoint(ckpt)
     return policy
 
 
@@ -43,7 +43,7 @@ def test_run_directory_contents(tiny_run: Path) -> None:
 
 def test_controller_matches_policy_mean_action_clipped(tiny_run: Path) -> None:
     path = tiny_run / "final.safetensors"
-    policy = load_policy(path)
+    policy = load_saved(path)
     ctrl = Controller.load(path)
     obs = np.random.default_rng(0).normal(size=(32, 10)) * 3
     with torch.no_grad():
@@ -154,7 +154,7 @@ def test_header_is_plain_json(tiny_run: Path) -> None:
 def test_eval_errors_are_one_sentence(args: list[str], message: str) -> None:
     from typer.testing import CliRunner
 
-    from robopg.app.cli import app
+    from robopg.cli import app
 
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2, result.output

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from robopg.app.cli import app
+from robopg.cli import app
 
 runner = CliRunner()
 TINY = ["--steps", "800", "--num-envs", "4", "--steps-per-batch", "200", "--eval-episodes", "2"]

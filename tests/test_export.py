@@ -9,8 +9,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from robopg.app.cli import app
 from robopg.checkpoint import load_checkpoint, save_checkpoint
+from robopg.cli import app
 from robopg.controller import Controller
 
 

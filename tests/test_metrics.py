@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from robopg.app.cli import app
 from robopg.checkpoint import load_checkpoint
+from robopg.cli import app
 from robopg.trainer import Trainer
 
 from .conftest import tiny_config

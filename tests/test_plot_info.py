@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from robopg.app.cli import app
 from robopg.checkpoint import load_checkpoint
+from robopg.cli import app
 from robopg.plot import group_runs, mean_curve
 from robopg.runs import RunRecord
 from robopg.trainer import Trainer

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from robopg.app.cli import app
+from robopg.cli import app
 from robopg.config import TrainConfig, load_preset, preset_names, resolve_config
 from robopg.errors import ConfigError
 

@@ -6,11 +6,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from robopg.app.cli import app
 from robopg.checkpoint import load_checkpoint
-from robopg.controller import Controller, resolve_policy_path
+from robopg.cli import app
+from robopg.controller import Controller
 from robopg.evaluate import run_episodes
 from robopg.policies import POLICY_DIR, shipped_policy
+from robopg.runs import resolve_policy_path
 
 CARDS = sorted(POLICY_DIR.glob("*.json"))
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from robopg.app.cli import app
 from robopg.checkpoint import load_checkpoint
+from robopg.cli import app
 from robopg.controller import Controller
 from robopg.errors import TrainingDiverged
 from robopg.trainer import Trainer
@@ -164,7 +164,7 @@ def late_ctrl_c():  # runs last in interpreter shutdown, like a 2nd Ctrl-C after
 
 atexit.register(late_ctrl_c)
 sys.argv = ["robopg", "presets"]
-from robopg.app.cli import main
+from robopg.cli import main
 main()
 """
 

@@ -17,7 +17,7 @@ import torch
 from linear_gaussian import C, S, make_policy, reward, true_gradient_parts
 from typer.testing import CliRunner
 
-from robopg.app.cli import app
+from robopg.cli import app
 from robopg.normalize import RunningMeanStd
 from robopg.policy import GaussianPolicy, ValueNet
 from robopg.rollout import Rollout

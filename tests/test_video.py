@@ -18,7 +18,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from robopg import video
-from robopg.app.cli import app
+from robopg.cli import app
 from robopg.config import TrainConfig
 from robopg.controller import Controller
 from robopg.errors import RenderError

@@ -80,4 +80,4 @@ if __name__ == "__main__":
     share = columns(union_batch(), slice(ctx.rank * half, (ctx.rank + 1) * half))
     save_file(step(share, ctx), f"{sys.argv[1]}/rank{ctx.rank}.safetensors")
     shutdown_distributed(ctx)
-    os._exit(0)  # skip finalisation: gloo threads can abort it (see robopg.app.cli.main)
+    os._exit(0)  # skip finalisation: gloo threads can abort it (see robopg.cli.main)
