@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from robopg.config import TrainConfig, resolve_config
+from robopg.config import COUNT_FIELDS, TrainConfig, resolve_config
 from robopg.errors import RobopgError
 
 app = typer.Typer(
@@ -67,6 +67,8 @@ def _train_options() -> list[inspect.Parameter]:
         if f.name in _TRAIN_EXTRA:
             continue
         kind = type(getattr(defaults, f.name))
+        if f.name in COUNT_FIELDS:
+            kind = str  # parsed by TrainConfig: 1000000, 1_000_000 and 1e6 all mean a million
         flag = "--" + f.name.replace("_", "-")
         decls = [f"{flag}/--no-{flag[2:]}"] if kind is bool else [flag]
         option = typer.Option(

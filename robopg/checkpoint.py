@@ -53,7 +53,14 @@ def atomic_write(path: Path, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except OSError as exc:  # disk full, quota, I/O error: say so, keep the old file
+        Path(tmp).unlink(missing_ok=True)
+        raise CheckpointError(
+            f"Could not write '{path}': {exc.strerror or exc}; the previous version of the file "
+            "is intact and no partial file was left. Free some space and run again (a training "
+            "run resumes with `robopg train --resume RUN`)."
+        ) from None
+    except BaseException:  # Ctrl-C mid-write: remove the temp file, keep the old one
         Path(tmp).unlink(missing_ok=True)
         raise
     dir_fd = os.open(path.parent, os.O_RDONLY)

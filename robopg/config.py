@@ -91,6 +91,11 @@ class TrainConfig:
         need(0.0 <= self.gamma <= 1.0, f"--gamma must be in [0, 1], got {self.gamma}.")
         need(0.0 <= self.lam <= 1.0, f"--lam must be in [0, 1], got {self.lam}.")
         need(self.steps > 0, f"--steps must be a positive number of env steps, got {self.steps}.")
+        need(
+            0 <= self.seed < 2**31,
+            f"--seed must be an integer in [0, 2^31), got {self.seed}; seeds name random "
+            "streams and are never negative.",
+        )
         need(self.num_envs >= 1, f"--num-envs must be at least 1, got {self.num_envs}.")
         need(
             self.steps_per_batch >= self.num_envs and self.steps_per_batch % self.num_envs == 0,
@@ -155,7 +160,30 @@ class TrainConfig:
         return TrainConfig(**values)
 
 
+#: integer settings that count things; they also accept 1e6 and 1_000_000
+COUNT_FIELDS = ("steps", "steps_per_batch", "num_envs", "eval_episodes")
+
+
+def parse_count(text: str, flag: str) -> int:
+    """``1000000``, ``1_000_000`` or ``1e6`` → 1000000; anything else is one ConfigError."""
+    cleaned = text.strip().replace("_", "")
+    try:
+        value = float(cleaned)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value != int(value):
+        raise ConfigError(
+            f"{flag} must be a whole number like 1000000, 1_000_000 or 1e6, got '{text}'."
+        )
+    return int(value)
+
+
 def _coerce(name: str, value: Any, kind: type, source: str) -> Any:
+    if kind is int and isinstance(value, float) and value.is_integer() and name in COUNT_FIELDS:
+        return int(value)  # steps = 1e6 in a TOML file
+    if kind is int and isinstance(value, str) and name in COUNT_FIELDS:
+        flag = "--" + name.replace("_", "-") if source == "the command line" else name
+        return parse_count(value, flag if source == "the command line" else f"'{flag}' in {source}")
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if kind is str and isinstance(value, list):  # hidden = [64, 64] in TOML
@@ -237,11 +265,27 @@ def resolve_config(
     if preset:
         task = flags.get("env") or cfg.env
         resolved = preset_file(preset, str(task).lower())
-        cfg = cfg.updated(load_preset(resolved), f"preset '{resolved}'")
+        values = load_preset(resolved)
+        _check_preset_task(resolved, values.get("env"), flags.get("env"))
+        cfg = cfg.updated(values, f"preset '{resolved}'")
     if config_file:
         cfg = cfg.updated(load_toml(config_file), f"'{config_file}'")
     cfg = cfg.updated({k: v for k, v in flags.items() if v is not None}, "the command line")
     return cfg.validate()
+
+
+def _check_preset_task(preset: str, preset_env: Any, asked: Any) -> None:
+    """A preset tuned for one task is refused on another (its settings are that task's)."""
+    if not preset_env or not asked:
+        return
+    from robopg.envs import resolve_task
+
+    ours, theirs = resolve_task(str(asked)).name, resolve_task(str(preset_env)).name
+    if ours != theirs:
+        raise ConfigError(
+            f"Preset '{preset}' is tuned for {theirs}, not {ours}; drop --preset, or run "
+            f"`robopg train {theirs} --preset {preset}`."
+        )
 
 
 def save_json(path: Path, data: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import time
 from pathlib import Path
 from types import TracebackType
@@ -61,6 +62,46 @@ def require_tensorboard() -> Any:
     except ImportError:
         raise ConfigError(TB_HINT) from None
     return SummaryWriter
+
+
+def drop_torn_lines(run_dir: Path) -> list[str]:
+    """Cut a half-written last line (a run killed mid-write) off metrics.jsonl and metrics.csv.
+
+    Returns one message per file repaired. Appending to a file that ends mid-line would glue the
+    next row onto the torn one and corrupt both; a resumed run repairs the files first.
+    """
+    notes: list[str] = []
+    jsonl = run_dir / "metrics.jsonl"
+    if jsonl.is_file():
+        data = jsonl.read_bytes()
+        keep = data if data.endswith(b"\n") or not data else data[: data.rfind(b"\n") + 1]
+        lines = keep.splitlines(keepends=True)
+        if lines:
+            try:
+                json.loads(lines[-1])
+            except ValueError:
+                keep = keep[: len(keep) - len(lines[-1])]
+        if keep != data:
+            _truncate(jsonl, len(keep))
+            notes.append(
+                f"{jsonl.name} ended in a half-written line (killed mid-write); dropped it."
+            )
+    csv_path = run_dir / "metrics.csv"
+    if csv_path.is_file():
+        data = csv_path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            _truncate(csv_path, data.rfind(b"\n") + 1)
+            notes.append(
+                f"{csv_path.name} ended in a half-written line (killed mid-write); dropped it."
+            )
+    return notes
+
+
+def _truncate(path: Path, size: int) -> None:
+    with path.open("r+b") as fh:
+        fh.truncate(size)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 class MetricsWriter:

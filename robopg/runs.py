@@ -24,11 +24,18 @@ Which checkpoint a command picks (``RunDir.policy_checkpoint`` / ``resume_checkp
 from __future__ import annotations
 
 import json
+import os
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from robopg.errors import CheckpointError, ConfigError, RunDirError
 
@@ -94,13 +101,52 @@ class RunDir:
         raise CheckpointError(f"Run directory '{self.path}' holds no checkpoint.")
 
     def resume_checkpoint(self) -> Path:
-        """The checkpoint to resume from: the newest periodic one, else final."""
+        """The checkpoint to resume from: final if the run finished (it is the newest state and
+        holds everything a resume needs), else the newest periodic one."""
+        if self.finished:
+            return self.final
         periodic = self.periodic_checkpoints()
         if periodic:
             return periodic[-1]
-        if self.finished:
-            return self.final
         raise CheckpointError(f"Run directory '{self.path}' holds no checkpoint to resume from.")
+
+    @contextmanager
+    def owned(self) -> Iterator[None]:
+        """Hold the run directory for this process: a second trainer is refused.
+
+        The lock is an OS file lock (``filelock``, ``flock`` on POSIX) on ``.lock``: the kernel
+        releases it when the holder exits, however it exits, so a lock left by a killed process
+        is simply taken over. ``owner.json`` says who holds it, for the refusal message.
+        """
+        lock = FileLock(self.path / ".lock", timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise RunDirError(
+                f"Run directory '{self.path}' is in use by {self._owner_text()}; wait for it to "
+                "finish or stop it (Ctrl-C) before resuming."
+            ) from None
+        try:
+            owner = {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "command": " ".join(sys.argv),
+            }
+            (self.path / "owner.json").write_text(json.dumps(owner) + "\n", encoding="utf-8")
+            yield
+        finally:
+            lock.release()
+
+    def _owner_text(self) -> str:
+        try:
+            owner = json.loads((self.path / "owner.json").read_text(encoding="utf-8"))
+            return (
+                f"process {owner['pid']} on {owner['host']} (started {owner['started']}: "
+                f"{owner['command']})"
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return "another process"
 
     @classmethod
     def of_checkpoint(cls, checkpoint: Path) -> RunDir:

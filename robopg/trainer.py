@@ -10,6 +10,7 @@ import contextlib
 import math
 import signal
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,11 +35,12 @@ from robopg.distributed import DistContext, init_distributed, shutdown_distribut
 from robopg.envs import VectorEnv, make_vector_env, resolve_task
 from robopg.errors import CheckpointError, ConfigError, RobopgError, TrainingDiverged
 from robopg.evaluate import EvalResult, run_episodes
-from robopg.metrics import MetricsWriter, TrainingProgress, require_tensorboard
+from robopg.metrics import MetricsWriter, TrainingProgress, drop_torn_lines, require_tensorboard
 from robopg.normalize import update_across_ranks
 from robopg.policy import GaussianPolicy, NetConfig, ValueNet, load_state_strict
 from robopg.reinforce import UpdateSettings, update
 from robopg.rollout import RolloutCollector
+from robopg.runs import RunDir, checkpoint_for_resume
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation episodes never share seeds with training envs
 
@@ -103,30 +105,6 @@ class GracefulStop:
     def __exit__(self, *exc: object) -> None:
         for sig, old in self._old.items():
             signal.signal(sig, old)
-
-
-def claim_run_dir(out: Path, name: str) -> Path:
-    """Create ``out/name`` (or ``name-2``, ``name-3`` …) and return it.
-
-    ``mkdir`` itself is the claim: two runs started in the same second (parallel benchmark
-    jobs, two terminals) can both see a name as free, but only one ``mkdir`` of it succeeds,
-    so the other moves on to the next suffix instead of failing or sharing a directory.
-    """
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        n = 1
-        while True:
-            run_dir = out / (name if n == 1 else f"{name}-{n}")
-            try:
-                run_dir.mkdir()
-                return run_dir
-            except FileExistsError:
-                n += 1
-    except OSError as exc:
-        raise ConfigError(
-            f"Cannot create a run directory in '{out}': {exc.strerror}; "
-            "pass a writable folder with --out."
-        ) from None
 
 
 class Trainer:
@@ -199,18 +177,37 @@ class Trainer:
         self.elapsed = 0.0
         self.last_return = float("nan")
         self.best_eval: float | None = None
-        self.run_dir: Path | None = None
+        self.run: RunDir | None = None
         self.last_checkpoint: Path | None = None  # newest file save() wrote (or resumed from)
         if resume is not None:
             self._restore(resume)
         else:
             self.collector.reset(self.seeds["env"] + self.dist.rank * cfg.num_envs)
 
+    @property
+    def run_dir(self) -> Path | None:
+        """The run directory's path (None on ranks > 0 and before the first ``train``)."""
+        return None if self.run is None else self.run.path
+
     # ------------------------------------------------------------------ the loop
     def train(self) -> TrainResult:
-        """Run updates until ``cfg.steps`` env steps; return where everything was written."""
+        """Run updates until ``cfg.steps`` env steps; return where everything was written.
+
+        Whatever happens (a finished run, a signal, a diverged update, a full disk, a bug), the
+        env, the run-directory lock and the process group are released on the way out.
+        """
+        with ExitStack() as cleanup:
+            cleanup.callback(self._close)
+            writer = self._open_run_dir(cleanup)
+            return self._loop(writer)
+
+    def _close(self) -> None:
+        self.env.close()
+        if self._owns_dist:
+            shutdown_distributed(self.dist)
+
+    def _loop(self, writer: MetricsWriter | None) -> TrainResult:
         cfg = self.cfg
-        writer = self._open_run_dir()
         final_eval: EvalResult | None = None
         final_ckpt: Path | None = None
         progress = TrainingProgress(
@@ -236,9 +233,6 @@ class Trainer:
                         self.value_gen,
                     )
                 except TrainingDiverged as exc:  # nothing of this update is saved
-                    if writer is not None:
-                        writer.close()
-                    self.env.close()
                     raise TrainingDiverged(f"{exc} {self._diverged_where()}") from None
                 if cfg.normalize_obs:  # after the step, so the gradient was on-policy
                     update_across_ranks(self.policy.obs_norm, batch.obs, self.dist)
@@ -265,18 +259,13 @@ class Trainer:
             interrupted = self.update_idx < self.total_updates
             # Still inside GracefulStop: a second signal during these writes aborts cleanly
             # (atomic_write removes its temp file; the previous checkpoint stays intact).
-            if self.dist.is_main and self.run_dir is not None:
+            if self.dist.is_main and self.run is not None:
                 if interrupted:
                     final_ckpt = self.save(self._checkpoint_path())
                 else:
-                    if final_eval is None:  # resumed a run that had already finished
+                    if final_eval is None:  # resumed with no update left to run
                         final_eval = self.evaluate(cfg.eval_episodes)
-                    final_ckpt = self.save(self.run_dir / "final.safetensors", final_eval)
-        if writer is not None:
-            writer.close()
-        self.env.close()
-        if self._owns_dist:
-            shutdown_distributed(self.dist)
+                    final_ckpt = self.save(self.run.final, final_eval)
         return TrainResult(self.run_dir, final_ckpt, final_eval, self.env_steps, interrupted)
 
     def _diverged_where(self) -> str:
@@ -342,30 +331,40 @@ class Trainer:
 
     def _record_video(self) -> None:
         """One short deterministic episode to ``videos/update_<n>.mp4`` (rank 0 only)."""
-        if not self.dist.is_main or self.run_dir is None:
+        if not self.dist.is_main or self.run is None:
             return
         from robopg.video import record_training_video
 
-        path = self.run_dir / "videos" / f"update_{self.update_idx:06d}.mp4"
+        path = self.run.video_path(self.update_idx)
         seed = self.cfg.seed + EVAL_SEED_OFFSET
         record_training_video(self.cfg.env, self.policy, self.device, path, seed)
 
     # ------------------------------------------------------------------ files
-    def _open_run_dir(self) -> MetricsWriter | None:
+    def _open_run_dir(self, cleanup: ExitStack) -> MetricsWriter | None:
+        """Create (or take over, on resume) the run directory; rank 0 only.
+
+        The directory is locked for the whole run (``RunDir.owned``), and a resumed run first
+        cuts a half-written metrics line left by a killed process.
+        """
         if not self.dist.is_main:
             return None
-        if self.run_dir is None:
+        if self.run is None:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             name = f"{self.task.name.replace('/', '_')}-{stamp}"
-            run_dir = claim_run_dir(Path(self.cfg.out), name)
-            (run_dir / "checkpoints").mkdir()
-            self.run_dir = run_dir
-            save_json(run_dir / "config.json", self.cfg.to_dict())
-        return MetricsWriter(self.run_dir, tensorboard=self.cfg.tensorboard)
+            self.run = RunDir.claim(Path(self.cfg.out), name)
+            cleanup.enter_context(self.run.owned())
+            save_json(self.run.config, self.cfg.to_dict())
+        else:
+            cleanup.enter_context(self.run.owned())
+            for note in drop_torn_lines(self.run.path):
+                self.console.print(f"[yellow]{note}[/]", highlight=False)
+        writer = MetricsWriter(self.run.path, tensorboard=self.cfg.tensorboard)
+        cleanup.callback(writer.close)
+        return writer
 
     def _checkpoint_path(self) -> Path:
-        assert self.run_dir is not None
-        return self.run_dir / "checkpoints" / f"step_{self.env_steps:010d}.safetensors"
+        assert self.run is not None
+        return self.run.checkpoint_path(self.env_steps)
 
     def save(self, path: Path, final_eval: EvalResult | None = None) -> Path:
         """Write everything needed to act (policy + normaliser) and to resume exactly."""
@@ -426,7 +425,7 @@ class Trainer:
 
     def _restore(self, source: Path) -> None:
         """Load a checkpoint (or a run directory's latest one) and continue that run."""
-        path = latest_checkpoint(source)
+        path = checkpoint_for_resume(source)
         ckpt = load_checkpoint(path)
         self.last_checkpoint = path
         meta = ckpt.meta
@@ -440,6 +439,13 @@ class Trainer:
                 "and RNG state a resume needs; pass the run directory it came from."
             )
         check_spaces(meta, self.task.name, self.env.obs_dim, self.env.act_dim, path)
+        done = int(meta.get("env_steps", 0))
+        if "eval" in meta and done >= self.cfg.steps:  # final.safetensors of a finished run
+            raise CheckpointError(
+                f"Run '{RunDir.of_checkpoint(path).path}' is finished ({done:,} of "
+                f"{int(meta['config']['steps']):,} env steps); pass --steps with more than "
+                f"{done:,} to train it further."
+            )
         if meta.get("world_size", 1) != self.dist.world_size:
             raise CheckpointError(
                 f"Checkpoint '{path}' came from {meta.get('world_size')} processes; resume it "
@@ -481,27 +487,12 @@ class Trainer:
                 "resumed run starts fresh episodes, so it is not bit-exact.[/]"
             )
             self.collector.reset(self.seeds["env"] + 7919 * self.update_idx)
-        self.run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
-
-
-def latest_checkpoint(source: Path) -> Path:
-    """A checkpoint file as given, or the newest periodic checkpoint of a run directory."""
-    source = Path(source)
-    if source.is_file():
-        return source
-    if source.is_dir():
-        candidates = sorted((source / "checkpoints").glob("step_*.safetensors"))
-        if candidates:
-            return candidates[-1]
-        if (source / "final.safetensors").is_file():
-            return source / "final.safetensors"
-        raise CheckpointError(f"Run directory '{source}' holds no checkpoint to resume from.")
-    raise CheckpointError(f"'{source}' is neither a checkpoint file nor a run directory.")
+        self.run = RunDir.of_checkpoint(path)
 
 
 def resume_config(source: Path, overrides: dict[str, Any]) -> TrainConfig:
     """The saved config of a run, with only ``steps`` (and display options) overridable."""
-    meta = load_checkpoint(latest_checkpoint(source)).meta
+    meta = load_checkpoint(checkpoint_for_resume(source)).meta
     cfg = TrainConfig.from_dict(meta["config"], source=f"checkpoint '{source}'")
     allowed = {
         "steps",
@@ -520,4 +511,4 @@ def resume_config(source: Path, overrides: dict[str, Any]) -> TrainConfig:
     return cfg.updated({k: v for k, v in overrides.items() if v is not None}, "--resume")
 
 
-__all__ = ["RobopgError", "TrainResult", "Trainer", "latest_checkpoint", "resume_config"]
+__all__ = ["RobopgError", "TrainResult", "Trainer", "resume_config"]

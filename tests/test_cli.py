@@ -35,6 +35,10 @@ def test_train_writes_run_directory_and_eval_reads_it(tmp_path: Path) -> None:
         (["train", "reacher", "--steps-per-batch", "100", "--num-envs", "32"], "multiple"),
         (["train", "reacher", "--baseline", "median"], "--baseline must be one of"),
         (["eval", "/no/such/run"], "is not a checkpoint file, a run directory or a task name"),
+        (["train", "reacher", "--seed", "-1"], "--seed must be an integer in [0, 2^31), got -1"),
+        (["train", "reacher", "--steps", "1e6x"], "--steps must be a whole number like 1000000"),
+        (["train", "reacher", "--steps", "1.5"], "--steps must be a whole number"),
+        (["train", "reacher", "--preset", "pusher"], "Preset 'pusher' is tuned for pusher, not"),
     ],
 )
 def test_bad_input_is_one_clear_sentence(args: list[str], message: str) -> None:

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from robopg.errors import ConfigError
-from robopg.trainer import claim_run_dir
+from robopg.runs import RunDir
 
 
 def test_taken_names_get_the_next_suffix(tmp_path: Path) -> None:
-    first = claim_run_dir(tmp_path / "runs", "reacher-20261126-120000")
-    second = claim_run_dir(tmp_path / "runs", "reacher-20261126-120000")
-    third = claim_run_dir(tmp_path / "runs", "reacher-20261126-120000")
+    first = RunDir.claim(tmp_path / "runs", "reacher-20261126-120000").path
+    second = RunDir.claim(tmp_path / "runs", "reacher-20261126-120000").path
+    third = RunDir.claim(tmp_path / "runs", "reacher-20261126-120000").path
     assert [p.name for p in (first, second, third)] == [
         "reacher-20261126-120000",
         "reacher-20261126-120000-2",
@@ -32,7 +32,7 @@ def test_simultaneous_claims_never_share_or_fail(tmp_path: Path) -> None:
 
     def claim(_: int) -> Path:
         barrier.wait()
-        return claim_run_dir(tmp_path, "pusher-20261126-114041")
+        return RunDir.claim(tmp_path, "pusher-20261126-114041").path
 
     with ThreadPoolExecutor(workers) as pool:
         dirs = list(pool.map(claim, range(workers)))
@@ -44,4 +44,4 @@ def test_unwritable_out_is_one_sentence(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(ConfigError, match=r"Cannot create a run directory in .*writable folder"):
-        claim_run_dir(blocker / "sub", "reacher-1")
+        RunDir.claim(blocker / "sub", "reacher-1")
