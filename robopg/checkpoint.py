@@ -22,7 +22,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as st_save
 
-from robopg.errors import CheckpointError
+from robopg.errors import CheckpointError, WriteError
 
 FORMAT = "robopg-checkpoint"
 FORMAT_VERSION = 1
@@ -55,7 +55,7 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     except OSError as exc:  # disk full, quota, I/O error: say so, keep the old file
         Path(tmp).unlink(missing_ok=True)
-        raise CheckpointError(
+        raise WriteError(
             f"Could not write '{path}': {exc.strerror or exc}; the previous version of the file "
             "is intact and no partial file was left. Free some space and run again (a training "
             "run resumes with `robopg train --resume RUN`)."

@@ -31,3 +31,10 @@ class RenderError(RobopgError):
 
 class RunDirError(RobopgError):
     """A run directory that is missing or holds no metrics (``robopg plot`` / ``robopg info``)."""
+
+
+class WriteError(CheckpointError, OSError):
+    """A file could not be written (disk full, permissions); the previous version is intact.
+
+    Also an OSError, so code that handles I/O failures generically still catches it.
+    """

@@ -26,8 +26,6 @@ from robopg.checkpoint import (
     Checkpoint,
     check_spaces,
     load_checkpoint,
-    optimizer_from_tensors,
-    optimizer_to_tensors,
     save_checkpoint,
 )
 from robopg.config import TrainConfig, save_json
@@ -37,10 +35,11 @@ from robopg.errors import CheckpointError, ConfigError, RobopgError, TrainingDiv
 from robopg.evaluate import EvalResult, run_episodes
 from robopg.metrics import MetricsWriter, TrainingProgress, drop_torn_lines, require_tensorboard
 from robopg.normalize import update_across_ranks
-from robopg.policy import GaussianPolicy, NetConfig, ValueNet, load_state_strict
+from robopg.policy import GaussianPolicy, NetConfig, ValueNet
 from robopg.reinforce import UpdateSettings, update
 from robopg.rollout import RolloutCollector
 from robopg.runs import RunDir, checkpoint_for_resume
+from robopg.train_state import TrainState, pack_state, unpack_state
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation episodes never share seeds with training envs
 
@@ -366,32 +365,21 @@ class Trainer:
         assert self.run is not None
         return self.run.checkpoint_path(self.env_steps)
 
+    def _state(self) -> TrainState:
+        """The parts of this run a checkpoint holds, by the names they are stored under."""
+        return TrainState(
+            modules={"policy": self.policy, "value": self.value},
+            optimizers={"policy": self.policy_opt, "value": self.value_opt},
+            generators={"noise": self.noise_gen, "value": self.value_gen},
+            collector=self.collector,
+            env=self.env,
+        )
+
     def save(self, path: Path, final_eval: EvalResult | None = None) -> Path:
         """Write everything needed to act (policy + normaliser) and to resume exactly."""
         if not self.dist.is_main:
             return path
-        tensors: dict[str, torch.Tensor] = {}
-        tensors.update({f"policy.{k}": v for k, v in self.policy.state_dict().items()})
-        optim_meta: dict[str, Any] = {}
-        opt_t, optim_meta["policy"] = optimizer_to_tensors(self.policy_opt, "optim.policy")
-        tensors.update(opt_t)
-        if self.value is not None and self.value_opt is not None:
-            tensors.update({f"value.{k}": v for k, v in self.value.state_dict().items()})
-            opt_t, optim_meta["value"] = optimizer_to_tensors(self.value_opt, "optim.value")
-            tensors.update(opt_t)
-        tensors["rng.noise"] = self.noise_gen.get_state()
-        tensors["rng.value"] = self.value_gen.get_state()
-        for key, value in self.collector.state_dict().items():
-            tensors[f"collector.{key}"] = torch.as_tensor(value)
-        env_state = self.env.state_dict()
-        env_json: dict[str, Any] | None = None
-        if env_state is not None:
-            env_json = {}
-            for key, value in env_state.items():
-                if isinstance(value, np.ndarray):
-                    tensors[f"env.{key}"] = torch.from_numpy(np.ascontiguousarray(value))
-                else:
-                    env_json[key] = value
+        ckpt = pack_state(self._state())
         meta: dict[str, Any] = {
             "robopg_version": __version__,
             "task": self.task.name,
@@ -406,8 +394,7 @@ class Trainer:
             "elapsed_s": self.elapsed,
             "last_return": None if math.isnan(self.last_return) else self.last_return,
             "best_eval": self.best_eval,
-            "optim": optim_meta,
-            "env_state": env_json,
+            **ckpt.meta,  # optim, env_state
             "world_size": self.dist.world_size,
             "device_type": self.device.type,
             "saved_at": datetime.now().isoformat(timespec="seconds"),
@@ -419,7 +406,7 @@ class Trainer:
                 "episodes": len(final_eval.returns),
                 "deterministic": final_eval.deterministic,
             }
-        save_checkpoint(path, Checkpoint(tensors, meta))
+        save_checkpoint(path, Checkpoint(ckpt.tensors, meta))
         self.last_checkpoint = path
         return path
 
@@ -451,37 +438,18 @@ class Trainer:
                 f"Checkpoint '{path}' came from {meta.get('world_size')} processes; resume it "
                 f"with the same number (this run has {self.dist.world_size})."
             )
-        load_state_strict(self.policy, ckpt.section("policy"), "policy")
-        optimizer_from_tensors(
-            self.policy_opt, ckpt.section("optim.policy"), meta["optim"]["policy"]
-        )
-        if self.value is not None and self.value_opt is not None:
-            load_state_strict(self.value, ckpt.section("value"), "value")
-            optimizer_from_tensors(
-                self.value_opt, ckpt.section("optim.value"), meta["optim"]["value"]
-            )
-        if meta.get("device_type", "cpu") == self.device.type:
-            self.noise_gen.set_state(ckpt.tensors["rng.noise"])
-        else:  # CPU and CUDA generators have different states; the run continues, not exactly
+        same_device = meta.get("device_type", "cpu") == self.device.type
+        if not same_device:  # CPU and CUDA generators have different states
             self.console.print(
                 f"[yellow]Checkpoint was trained on {meta.get('device_type')}, resuming on "
                 f"{self.device.type}: action noise is re-seeded, so the run is not bit-exact.[/]"
             )
-        self.value_gen.set_state(ckpt.tensors["rng.value"])
+        resumed_env = unpack_state(ckpt, self._state(), () if same_device else ("noise",))
         self.update_idx = int(meta["update"])
         self.env_steps = int(meta["env_steps"])
         self.elapsed = float(meta.get("elapsed_s", 0.0))
         self.best_eval = meta.get("best_eval")
-        env_tensors = ckpt.section("env")
-        env_json = meta.get("env_state")
-        if env_json is not None:
-            state: dict[str, Any] = dict(env_json)
-            state.update({k: v.numpy() for k, v in env_tensors.items()})
-            self.env.load_state_dict(state)
-            self.collector.load_state_dict(
-                {k: v.numpy() for k, v in ckpt.section("collector").items()}
-            )
-        else:
+        if not resumed_env:
             self.console.print(
                 "[yellow]This env cannot snapshot its state (MuJoCo-based tasks can): the "
                 "resumed run starts fresh episodes, so it is not bit-exact.[/]"
