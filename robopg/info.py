@@ -12,7 +12,7 @@ from typing import Any
 
 from robopg.checkpoint import load_checkpoint
 from robopg.errors import CheckpointError
-from robopg.runs import load_run
+from robopg.runs import RunDir, load_run
 
 
 @dataclass(frozen=True)
@@ -63,10 +63,8 @@ def run_info(path: Path) -> RunInfo:
         for r in rows
         if isinstance(r.get("rollout/ep_return_mean"), (int, float))
     ]
-    files = sorted((path / "checkpoints").glob("step_*.safetensors"))
-    final = path / "final.safetensors"
-    if final.is_file():
-        files.append(final)
+    run = RunDir(path)
+    files, final = run.all_checkpoints(), run.final
     checkpoints: list[CheckpointInfo] = []
     final_eval: dict[str, Any] | None = None
     for file in files:
@@ -81,7 +79,7 @@ def run_info(path: Path) -> RunInfo:
     return RunInfo(
         run_dir=str(path),
         task=str(record.config.get("env", "?")),
-        finished=final.is_file(),
+        finished=run.finished,
         updates=int(last.get("time/update", 0)),
         env_steps=int(last.get("time/env_steps", 0)),
         target_steps=record.config.get("steps"),

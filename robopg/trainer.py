@@ -6,22 +6,19 @@ save/restore state. One process, or one rank of a torchrun job (only rank 0 writ
 
 from __future__ import annotations
 
-import contextlib
 import math
-import signal
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-import numpy as np
 import torch
 from rich.console import Console
 
 from robopg import __version__
+from robopg.acting import policy_act_fn
 from robopg.checkpoint import (
     Checkpoint,
     check_spaces,
@@ -38,7 +35,9 @@ from robopg.normalize import update_across_ranks
 from robopg.policy import GaussianPolicy, NetConfig, ValueNet
 from robopg.reinforce import UpdateSettings, update
 from robopg.rollout import RolloutCollector
+from robopg.run_setup import derive_seeds, pick_device
 from robopg.runs import RunDir, checkpoint_for_resume
+from robopg.stopping import GracefulStop
 from robopg.train_state import TrainState, pack_state, unpack_state
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation episodes never share seeds with training envs
@@ -51,59 +50,6 @@ class TrainResult:
     final_eval: EvalResult | None
     env_steps: int
     interrupted: bool
-
-
-def pick_device(name: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is a clear error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was asked for but no CUDA GPU is available; use cpu.")
-    return torch.device(name)
-
-
-def derive_seeds(seed: int, rank: int) -> dict[str, int]:
-    """Independent seeds for every random stream, all from one ``--seed``.
-
-    Env seeds are laid out so that rank r's env i gets ``env + r·num_envs + i``: N ranks see
-    exactly the episodes one process with N·num_envs envs would.
-    """
-    base = np.random.SeedSequence(seed)
-    env_seed, init_seed, noise_seed, value_seed = (
-        int(s.generate_state(1)[0] & 0x7FFFFFFF) for s in base.spawn(4)
-    )
-    rank_ss = np.random.SeedSequence([seed, rank])
-    return {
-        "env": env_seed,
-        "init": init_seed,  # same on every rank: networks start identical
-        "noise": int(rank_ss.spawn(1)[0].generate_state(1)[0] & 0x7FFFFFFF) ^ noise_seed,
-        "value": value_seed + rank,
-    }
-
-
-class GracefulStop:
-    """First SIGINT/SIGTERM asks the loop to stop after the current update and save; a second
-    one aborts at once (checkpoint writes are atomic, so nothing on disk is left half-written)."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._old: dict[int, Any] = {}
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __enter__(self) -> GracefulStop:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            # ValueError: not the main thread (e.g. a test runner thread); no handler then.
-            with contextlib.suppress(ValueError):
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
 
 
 class Trainer:
@@ -311,14 +257,9 @@ class Trainer:
 
     def evaluate(self, episodes: int, deterministic: bool = True) -> EvalResult:
         """Deterministic evaluation on separate env instances with their own seeds."""
-        policy, device = self.policy, self.device
-
-        @torch.no_grad()
-        def act(obs: np.ndarray) -> np.ndarray:
-            o = torch.as_tensor(obs, dtype=torch.float32, device=device)
-            a = policy.act(o, deterministic=deterministic).cpu().numpy().astype(np.float64)
-            return np.clip(a, self.env.action_low, self.env.action_high)
-
+        act = policy_act_fn(
+            self.policy, self.device, self.env.action_low, self.env.action_high, deterministic
+        )
         return run_episodes(
             self.cfg.env,
             act,
