@@ -248,12 +248,12 @@ def render(
     grid: Annotated[bool, typer.Option(help="All episodes side by side in one video.")] = False,
 ) -> None:
     """Render episodes of a policy to a video, headless (OpenGL: EGL, then OSMesa)."""
-    from robopg.video import RenderSettings, choose_gl_backend, prepare_output
+    from robopg.render import RenderSettings, choose_gl_backend, prepare_output
 
     settings = RenderSettings(width, height, fps, camera, grid)
     prepare_output(out, settings, episodes)
     choose_gl_backend()  # sets MUJOCO_GL before anything below imports mujoco
-    from robopg.video import render_policy
+    from robopg.render import render_policy
 
     result = render_policy(source, out, episodes, seed, settings, stochastic, random)
     for i, (ret, steps) in enumerate(zip(result.returns, result.lengths, strict=True)):

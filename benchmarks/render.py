@@ -36,10 +36,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    from robopg import video
+    from robopg.render import gl, overlay, renderer, rollouts, settings, sinks
 
     t0 = time.perf_counter()
-    backend = video.choose_gl_backend()
+    backend = gl.choose_gl_backend()
     probe_s = time.perf_counter() - t0
     print(f"GL backend {backend}: probe {probe_s:.2f} s (subprocess, once per process)")
 
@@ -48,17 +48,19 @@ def main() -> None:
     env = gym.make("Reacher-v5")
     low = np.asarray(env.action_space.low, dtype=np.float64)  # type: ignore[attr-defined]
     high = np.asarray(env.action_space.high, dtype=np.float64)  # type: ignore[attr-defined]
-    act = video.random_act(low, high, seed=0, log_std=-0.5)
-    settings = video.RenderSettings(width=args.size, height=args.size)
+    act = rollouts.random_act(low, high, seed=0, log_std=-0.5)
+    render_settings = settings.RenderSettings(width=args.size, height=args.size)
     size = f"{args.size}×{args.size}"
 
     with tempfile.TemporaryDirectory() as tmp:
         for fmt in (".mp4", ".gif", ".png"):
-            results: list[video.RenderResult] = []
+            results: list[rollouts.RenderResult] = []
 
-            def run(fmt: str = fmt, results: list[video.RenderResult] = results) -> float:
+            def run(fmt: str = fmt, results: list[rollouts.RenderResult] = results) -> float:
                 out = Path(tmp) / f"bench{fmt}"
-                res = video.render_rollouts("reacher", act, out, args.episodes, 0, settings)
+                res = rollouts.render_rollouts(
+                    "reacher", act, out, args.episodes, 0, render_settings
+                )
                 results.append(res)
                 return res.seconds
 
@@ -71,8 +73,8 @@ def main() -> None:
 
         # The split: the same frames rendered only, then encoded only.
         model, data = env.unwrapped.model, env.unwrapped.data  # type: ignore[attr-defined]
-        renderer = video.OffscreenRenderer(model, args.size, args.size, backend)
-        cam = renderer.camera(model, "default")
+        offscreen = renderer.OffscreenRenderer(model, args.size, args.size, backend)
+        cam = offscreen.camera(model, "default")
         env.reset(seed=0)
         frames_list: list[np.ndarray] = []
 
@@ -81,24 +83,24 @@ def main() -> None:
             t = time.perf_counter()
             for _ in range(150):
                 env.step(act(np.zeros((1, 10)))[0].astype(np.float32))
-                frames_list.append(renderer.render(model, data, cam))
+                frames_list.append(offscreen.render(model, data, cam))
             return time.perf_counter() - t
 
         render_s = best_of(args.repeats, render_only)
-        renderer.close()
-        overlay = video.Overlay(args.size, "bench")
+        offscreen.close()
+        caption = overlay.Overlay(args.size, "bench")
 
         def overlay_only() -> float:
             t = time.perf_counter()
             for i, f in enumerate(frames_list):
-                overlay.draw(f, f"ep 1/1  t {i}  return {-i / 10:.2f}")
+                caption.draw(f, f"ep 1/1  t {i}  return {-i / 10:.2f}")
             return time.perf_counter() - t
 
         overlay_s = best_of(args.repeats, overlay_only)
 
         def encode_only() -> float:
             t = time.perf_counter()
-            sink = video._Mp4Sink(Path(tmp) / "enc.mp4", args.size, args.size, Fraction(50))
+            sink = sinks.Mp4Sink(Path(tmp) / "enc.mp4", args.size, args.size, Fraction(50))
             for i, f in enumerate(frames_list):
                 sink.add(f, 0, i)
             sink.finish()
@@ -114,8 +116,8 @@ def main() -> None:
         # One train --video-every video (1 episode, 256×256).
         def training_video() -> float:
             out = Path(tmp) / "train.mp4"
-            return video.render_rollouts(
-                "reacher", act, out, 1, 0, video.TRAINING_VIDEO, "bench"
+            return rollouts.render_rollouts(
+                "reacher", act, out, 1, 0, settings.TRAINING_VIDEO, "bench"
             ).seconds
 
         print(f"train --video-every: {best_of(args.repeats, training_video):.2f} s per video")

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
-from robopg.envs import make_vector_env
+from robopg.envs import VectorEnv, make_vector_env
 
 # obs (N, obs_dim) float64 → actions (N, act_dim), already clipped to the action range
 ActFn = Callable[[np.ndarray], np.ndarray]
@@ -38,6 +39,30 @@ class EvalResult:
         return f"return {self.mean:.3f} ± {self.std:.3f} over {len(self.returns)} episodes, {mode}"
 
 
+class EpisodeObserver(Protocol):
+    """Watches ``run_episodes`` step by step (the renderer draws frames with it).
+
+    Env ``i`` of a chunk runs episode ``first + i``. Episodes auto-reset in the step they end
+    (the VectorEnv contract), so an env that ended holds the next episode's reset state by the
+    time ``stepped`` runs; ``stepping`` is the last look at the state that step starts from.
+    """
+
+    def started(self, env: VectorEnv, first: int) -> None:
+        """A chunk was reset: every env holds its episode's initial state."""
+        ...
+
+    def stepping(self, env: VectorEnv, actions: np.ndarray, live: np.ndarray) -> None:
+        """``actions`` (N, act_dim) are about to be applied; ``live`` (N,) marks live episodes."""
+        ...
+
+    def stepped(
+        self, env: VectorEnv, reward: np.ndarray, live: np.ndarray, ended: np.ndarray
+    ) -> None:
+        """The step is done: ``live`` (N,) still running, ``ended`` (N,) finished in this step;
+        ``reward`` (N,) is this step's reward (meaningful where ``live | ended``)."""
+        ...
+
+
 def run_episodes(
     task: str,
     act: ActFn,
@@ -46,11 +71,13 @@ def run_episodes(
     deterministic: bool = True,
     engine: str = "auto",
     max_parallel: int = 64,
+    observer: EpisodeObserver | None = None,
 ) -> EvalResult:
     """Run exactly ``episodes`` episodes (one per env, in chunks) and collect their returns.
 
     Episode i of a call is always seeded ``seed + i``, so results are reproducible and
-    independent of ``max_parallel``.
+    independent of ``max_parallel``. This is the one episode loop: ``robopg eval`` scores with
+    it and ``robopg render`` draws it through ``observer``, so both see the same episodes.
     """
     returns: list[float] = []
     lengths: list[int] = []
@@ -59,23 +86,40 @@ def run_episodes(
         n = min(max_parallel, episodes - start)
         env = make_vector_env(task, n, engine=engine)
         try:
-            obs = env.reset(seed + start)
-            total = np.zeros(n)
-            length = np.zeros(n, dtype=np.int64)
-            finished = np.zeros(n, dtype=bool)
-            while not finished.all():
-                res = env.step(act(obs))
-                live = ~finished
-                total[live] += res.reward[live]
-                length[live] += 1
-                finished |= res.terminated | res.truncated
-                obs = res.obs
+            total, length = _run_chunk(env, act, seed, start, observer)
         finally:
             env.close()
         returns.extend(total.tolist())
         lengths.extend(length.tolist())
         start += n
     return EvalResult(returns, lengths, deterministic)
+
+
+def _run_chunk(
+    env: VectorEnv, act: ActFn, seed: int, first: int, observer: EpisodeObserver | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """One episode per env of ``env``, seeded ``seed + first + i``: (returns, lengths), (N,)."""
+    n = env.num_envs
+    obs = env.reset(seed + first)
+    if observer is not None:
+        observer.started(env, first)
+    total = np.zeros(n)
+    length = np.zeros(n, dtype=np.int64)
+    finished = np.zeros(n, dtype=bool)
+    while not finished.all():
+        live = ~finished
+        actions = act(obs)
+        if observer is not None:
+            observer.stepping(env, actions, live)
+        res = env.step(actions)
+        total[live] += res.reward[live]
+        length[live] += 1
+        ended = live & (res.terminated | res.truncated)
+        finished |= ended
+        obs = res.obs
+        if observer is not None:
+            observer.stepped(env, res.reward, ~finished, ended)
+    return total, length
 
 
 def evaluate_saved_policy(

@@ -80,7 +80,7 @@ class Trainer:
             torch.set_num_threads(1)
 
         if cfg.video_every and self.dist.is_main:
-            from robopg.video import require_video_support
+            from robopg.render import require_video_support
 
             require_video_support()  # fail now (and set MUJOCO_GL early), not after training
         self.env: VectorEnv = make_vector_env(
@@ -273,7 +273,7 @@ class Trainer:
         """One short deterministic episode to ``videos/update_<n>.mp4`` (rank 0 only)."""
         if not self.dist.is_main or self.run is None:
             return
-        from robopg.video import record_training_video
+        from robopg.render import record_training_video
 
         path = self.run.video_path(self.update_idx)
         seed = self.cfg.seed + EVAL_SEED_OFFSET

@@ -17,12 +17,12 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from robopg import video
 from robopg.cli import app
 from robopg.config import TrainConfig
 from robopg.controller import Controller
 from robopg.errors import RenderError
 from robopg.evaluate import run_episodes
+from robopg.render import gl, rollouts, settings, sinks
 from robopg.trainer import Trainer
 
 runner = CliRunner()
@@ -65,9 +65,9 @@ def test_mp4_of_a_trained_policy_decodes_with_moving_content(tiny_run: Path, tmp
 
 def test_rendered_episodes_are_the_episodes_eval_scores(tiny_run: Path, tmp_path: Path):
     ctrl = Controller.load(tiny_run / "final.safetensors")
-    settings = video.RenderSettings(width=32, height=32, overlay=False)
-    result = video.render_rollouts(
-        "reacher", ctrl.act_batch, tmp_path / "a.png", episodes=3, seed=5, settings=settings
+    small = settings.RenderSettings(width=32, height=32, overlay=False)
+    result = rollouts.render_rollouts(
+        "reacher", ctrl.act_batch, tmp_path / "a.png", episodes=3, seed=5, settings=small
     )
     scored = run_episodes("reacher", ctrl.act_batch, 3, seed=5)
     np.testing.assert_allclose(result.returns, scored.returns, rtol=0, atol=1e-9)
@@ -99,7 +99,7 @@ def test_png_contact_sheet_has_a_row_per_episode(tmp_path: Path):
     assert result.exit_code == 0, result.output
     with Image.open(out) as img:
         assert img.format == "PNG"
-        assert img.size == (video.SHEET_COLUMNS * 64, 2 * 64)
+        assert img.size == (sinks.SHEET_COLUMNS * 64, 2 * 64)
         sheet = np.asarray(img.convert("RGB"), dtype=float)
     first, last = sheet[16:64, :64], sheet[16:64, -64:]
     assert first.mean() > 20 and changed_pixels(first, last) >= 5
@@ -150,13 +150,13 @@ def test_task_without_shipped_policy_is_a_clear_error(tmp_path: Path):
 
 
 def test_real_time_rate_and_frame_stride():
-    assert video.timing(0.02, ".mp4", None) == (Fraction(50), 1)  # Reacher
-    assert video.timing(0.05, ".gif", None) == (Fraction(20), 1)  # Pusher
-    assert video.timing(0.008, ".mp4", None) == (Fraction(125, 3), 3)  # 125 steps/s
-    assert video.timing(0.008, ".mp4", 30.0) == (Fraction(30), 1)
+    assert sinks.timing(0.02, ".mp4", None) == (Fraction(50), 1)  # Reacher
+    assert sinks.timing(0.05, ".gif", None) == (Fraction(20), 1)  # Pusher
+    assert sinks.timing(0.008, ".mp4", None) == (Fraction(125, 3), 3)  # 125 steps/s
+    assert sinks.timing(0.008, ".mp4", 30.0) == (Fraction(30), 1)
     # GIF delays are whole centiseconds: 5 steps of 8 ms = 4 cs plays exactly in real time
-    assert video.timing(0.008, ".gif", None) == (Fraction(25), 5)
-    assert video.timing(0.02, ".gif", 30.0) == (Fraction(100, 3), 1)
+    assert sinks.timing(0.008, ".gif", None) == (Fraction(25), 5)
+    assert sinks.timing(0.02, ".gif", 30.0) == (Fraction(100, 3), 1)
 
 
 def test_backend_choice_order_and_export(monkeypatch: pytest.MonkeyPatch):
@@ -166,19 +166,19 @@ def test_backend_choice_order_and_export(monkeypatch: pytest.MonkeyPatch):
         tried.append(backend)
         return None if backend == "osmesa" else "no EGL device"
 
-    monkeypatch.setattr(video, "probe_gl_backend", fake_probe)
-    monkeypatch.setattr(video, "_chosen_backend", None)
+    monkeypatch.setattr(gl, "probe_gl_backend", fake_probe)
+    monkeypatch.setattr(gl, "_chosen_backend", None)
     monkeypatch.delenv("MUJOCO_GL", raising=False)
     monkeypatch.delenv("ROBOPG_GL_BACKENDS", raising=False)
-    assert video.choose_gl_backend() == "osmesa"
+    assert gl.choose_gl_backend() == "osmesa"
     assert tried == ["egl", "osmesa"] and os.environ["MUJOCO_GL"] == "osmesa"
-    assert video.choose_gl_backend() == "osmesa" and len(tried) == 2  # cached
+    assert gl.choose_gl_backend() == "osmesa" and len(tried) == 2  # cached
 
-    monkeypatch.setattr(video, "_chosen_backend", None)
+    monkeypatch.setattr(gl, "_chosen_backend", None)
     monkeypatch.setenv("ROBOPG_GL_BACKENDS", "egl")
     monkeypatch.delenv("MUJOCO_GL")
     with pytest.raises(RenderError, match="libegl1 libegl-mesa0 libopengl0 libgl1-mesa-dri"):
-        video.choose_gl_backend()
+        gl.choose_gl_backend()
 
 
 def _render_in_subprocess(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -208,3 +208,43 @@ def test_forced_mujoco_gl_that_fails_is_named(tmp_path: Path):
     msg = " ".join(proc.stderr.split())
     assert "MUJOCO_GL=egl cannot open an OpenGL context here (" in msg
     assert "libegl1 libegl-mesa0 libopengl0 libgl1-mesa-dri" in msg
+
+
+@pytest.mark.parametrize("engine", ["batch", "gym"])
+def test_rendered_returns_equal_eval_returns_on_either_engine(
+    tiny_run: Path, tmp_path: Path, engine: str
+):
+    """The renderer only watches run_episodes: same seeds, same returns, on both backends,
+    and a grid still ends on every episode's last step (rebuilt after the auto-reset)."""
+    ctrl = Controller.load(tiny_run / "final.safetensors")
+    small = settings.RenderSettings(width=32, height=32, overlay=False, grid=True)
+    out = tmp_path / "g.gif"
+    result = rollouts.render_rollouts(
+        "reacher", ctrl.act_batch, out, episodes=2, seed=7, settings=small, engine=engine
+    )
+    scored = run_episodes("reacher", ctrl.act_batch, 2, seed=7, engine=engine)
+    assert result.returns == scored.returns and result.lengths == scored.lengths
+    assert result.frames == 1 + REACHER_STEPS
+
+
+@pytest.mark.parametrize("engine", ["batch", "gym"])
+def test_replay_rebuilds_the_state_a_step_ends_in(engine: str):
+    """SceneSource.replay of (state before a step, its action) is the state after the step."""
+    from robopg.envs import make_vector_env
+    from robopg.render.scenes import scene_source
+
+    env = make_vector_env("reacher", 2, engine=engine)
+    try:
+        env.reset(3)
+        scenes = scene_source(env)
+        rng = np.random.default_rng(0)
+        for _ in range(5):
+            actions = rng.uniform(-1, 1, (2, env.act_dim))
+            before = [scenes.snapshot(i) for i in range(2)]
+            env.step(actions)
+            for i in range(2):
+                rebuilt = scenes.replay(i, before[i], actions[i])
+                np.testing.assert_array_equal(rebuilt.qpos, scenes.data(i).qpos)
+                np.testing.assert_array_equal(rebuilt.qvel, scenes.data(i).qvel)
+    finally:
+        env.close()
