@@ -373,13 +373,14 @@ def variance(
 @app.command()
 @friendly_errors
 def envs() -> None:
-    """List the arm tasks with their sizes and backing engine."""
+    """List the arm tasks with their sizes and the engines that run each."""
     from robopg.envs import task_rows
 
     table = Table(title="robopg tasks")
     rows = task_rows()
-    # Descriptions go below the table so the numeric columns stay readable at 80 columns.
-    columns = [c for c in rows[0] if c != "description"]
+    # Descriptions go below the table so the numeric columns stay readable at 80 columns;
+    # "engine" (auto's pick) is the first of "engines".
+    columns = [c for c in rows[0] if c not in ("description", "engine")]
     for col in columns:
         table.add_column(col, no_wrap=True)
     for row in rows:
@@ -389,7 +390,10 @@ def envs() -> None:
         console.print(
             f"  [bold]{row['task']}[/]: {escape(str(row['description']))}", highlight=False
         )
-    console.print("Any other gymnasium id with a Box action space also works (engine: gym).")
+    console.print(
+        "--engine auto uses the first engine listed. Any other gymnasium id with a Box action "
+        "space also works (engines: gym)."
+    )
 
 
 @app.command()

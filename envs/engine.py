@@ -113,12 +113,11 @@ class ArmTask:
     Subclasses set the class attributes and implement ``reset_state``, ``observe`` and
     ``reward``. Every method works on a batch of rows, so the engine calls it once per step for
     all envs and the gymnasium env (``robopg.envs.gym_env``) calls it with one row: one
-    definition serves both, and they agree bit for bit.
+    definition serves both, and they agree bit for bit. What robopg calls the task (gymnasium
+    id, description, solved bar) is its entry in the task table, ``robopg.envs.tasks``.
     """
 
     name: str = ""
-    gym_id: str = ""
-    description: str = ""
     xml_path: Path = Path()
     frame_skip: int = 1
     max_episode_steps: int = 1000

@@ -29,8 +29,6 @@ class ReacherTask(ReachTask):
     """
 
     name = "reacher"
-    gym_id = "Reacher-v5"
-    description = "2-link planar arm reaching a random target (gymnasium Reacher-v5)"
     xml_path = GYM_ASSETS / "reacher.xml"
     frame_skip = 2
     max_episode_steps = 50
@@ -66,8 +64,6 @@ class PusherTask(ArmTask):
     """
 
     name = "pusher"
-    gym_id = "Pusher-v5"
-    description = "7-DoF arm pushing a puck to a goal (gymnasium Pusher-v5)"
     xml_path = GYM_ASSETS / "pusher_v5.xml"
     frame_skip = 5
     max_episode_steps = 100

@@ -19,12 +19,7 @@ from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
 from gymnasium.spaces import Box
 from numpy.typing import NDArray
 
-from robopg.envs.engine import ArmTask
-from robopg.envs.own_arms import ARM7_SOLVED, REACHER3_SOLVED, Arm7Task, Reacher3Task
-
-#: our own tasks by short name; gymnasium's Reacher/Pusher are already registered by gymnasium
-OWN_TASKS: dict[str, type[ArmTask]] = {cls.name: cls for cls in (Reacher3Task, Arm7Task)}
-SOLVED = {"reacher3": REACHER3_SOLVED, "arm7": ARM7_SOLVED}
+from robopg.envs.tasks import TASK_TABLE, TASKS
 
 
 class ArmGymEnv(MujocoEnv):
@@ -34,7 +29,7 @@ class ArmGymEnv(MujocoEnv):
     metadata = {"render_modes": ["human", "rgb_array", "depth_array"]}  # noqa: RUF012
 
     def __init__(self, task: str, **kwargs: Any) -> None:
-        task_cls = OWN_TASKS[task]
+        task_cls = TASKS[task].arm_task()
         observation_space = Box(-np.inf, np.inf, shape=(task_cls.obs_dim,), dtype=np.float64)
         super().__init__(
             str(task_cls.xml_path),
@@ -71,14 +66,14 @@ class ArmGymEnv(MujocoEnv):
 
 
 def register_gym_envs() -> None:
-    """Register every own task with gymnasium (idempotent)."""
-    for name, cls in OWN_TASKS.items():
-        if cls.gym_id in gym.registry:
+    """Register every task whose spec says ``registers_gym`` with gymnasium (idempotent)."""
+    for spec in TASK_TABLE:
+        if not spec.registers_gym or spec.gym_id in gym.registry:
             continue
         gym.register(
-            id=cls.gym_id,
+            id=spec.gym_id,
             entry_point="robopg.envs.gym_env:ArmGymEnv",
-            max_episode_steps=cls.max_episode_steps,
-            reward_threshold=SOLVED[name],
-            kwargs={"task": name},
+            max_episode_steps=spec.arm_task().max_episode_steps,
+            reward_threshold=spec.solved,
+            kwargs={"task": spec.name},
         )

@@ -3,7 +3,8 @@
 They follow the conventions of gymnasium's MuJoCo arms so that what a user knows about Reacher
 carries over: torque actions in a box, a distance reward with a quadratic control cost, a fixed
 horizon with no termination, small reset noise around the home pose, and a target drawn per
-episode from the env's own generator. MJCF lives in ``envs/assets``.
+episode from the env's own generator. MJCF lives in ``envs/assets``; gymnasium ids,
+descriptions and solved bars are the task table's (``robopg.envs.tasks``).
 """
 
 from __future__ import annotations
@@ -16,16 +17,6 @@ import numpy as np
 from robopg.envs.engine import ReachTask, target_in_disc
 
 ASSETS = Path(__file__).parent / "assets"
-
-#: Deterministic-eval returns we call solved. Calibration (256 envs × 2 episodes for the scripted
-#: controller τ = K·Jᵀ(target − tip) − D·θ̇ at the best gains of a sweep; 100 eval episodes for
-#: `robopg train` with default settings, seed 0):
-#: reacher3: zero action −11.5, scripted −6.1, REINFORCE −4.17 at 1M steps, −3.47 at 2M
-#: (Reacher-v5: −11.5, −6.5, −3.64 at 1M), so it gets Reacher's bar.
-#: arm7: zero action −78, scripted −32 (it stalls near joint limits), REINFORCE −15.4 at 1M
-#: steps (10 episodes), −14.9 at 3M: the bar is what a few million steps of REINFORCE reach.
-REACHER3_SOLVED = -3.75
-ARM7_SOLVED = -15.0
 
 
 class Reacher3Task(ReachTask):
@@ -40,12 +31,10 @@ class Reacher3Task(ReachTask):
     - reset: θ ~ U(−0.1, 0.1)³, θ̇ ~ U(−0.005, 0.005)³, target uniform in the disc r < 0.2
       (rejection-sampled, as Reacher).
     - episode: 50 steps of frame skip 2 (dt 0.02 s); never terminates.
-    - solved: deterministic-eval return ≥ −3.75, Reacher's bar (see ``REACHER3_SOLVED``).
+    - solved: deterministic-eval return ≥ −3.75, Reacher's bar (set in ``robopg.envs.tasks``).
     """
 
     name = "reacher3"
-    gym_id = "robopg/Reacher3-v0"
-    description = "3-link planar arm (redundant joint) reaching a random target"
     xml_path = ASSETS / "reacher3.xml"
     frame_skip = 2
     max_episode_steps = 50
@@ -85,12 +74,10 @@ class Arm7Task(ReachTask):
     - reset: θ = clip(U(−0.1, 0.1)⁷, joint range), θ̇ ~ U(−0.005, 0.005)⁷; target = fingertip
       of θ* drawn uniformly in the middle 80 % of each joint's range.
     - episode: 100 steps of frame skip 5 (dt 0.05 s); never terminates.
-    - solved: deterministic-eval return ≥ −15 (see ``ARM7_SOLVED``).
+    - solved: deterministic-eval return ≥ −15 (set in ``robopg.envs.tasks``).
     """
 
     name = "arm7"
-    gym_id = "robopg/Arm7-v0"
-    description = "7-DoF arm (Pusher kinematics) reaching a random 3-D target"
     xml_path = ASSETS / "arm7.xml"
     frame_skip = 5
     max_episode_steps = 100

@@ -5,6 +5,9 @@ network config, env spaces, counters and RNG states (JSON) travel in the same fi
 and a single atomic rename publishes the whole checkpoint. Loading parses a JSON header and raw
 tensor bytes: no code from the file is ever executed.
 
+The format itself (constants, reading, header checks) is torch-free in
+``robopg.checkpoint_format``, shared with ``robopg.controller``.
+
 Tensor names: ``policy.*`` (incl. the observation normaliser), ``value.*``, ``optim.<name>.*``,
 ``env.*`` (batched-engine state), ``rng.*``.
 """
@@ -19,14 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as st_save
 
+from robopg.checkpoint_format import FORMAT, FORMAT_VERSION, META_KEY, read_checkpoint_file
 from robopg.errors import CheckpointError, WriteError
-
-FORMAT = "robopg-checkpoint"
-FORMAT_VERSION = 1
-META_KEY = "robopg"
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -93,39 +92,7 @@ def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
 
 def load_checkpoint(path: Path | str) -> Checkpoint:
     """Read a checkpoint onto the CPU, or raise CheckpointError with what is wrong."""
-    path = Path(path)
-    if path.is_dir():
-        raise CheckpointError(f"'{path}' is a folder; pass a .safetensors checkpoint file.")
-    if not path.is_file():
-        raise CheckpointError(f"Checkpoint '{path}' does not exist.")
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as fh:
-            raw_meta = (fh.metadata() or {}).get(META_KEY)
-            if raw_meta is None:
-                raise CheckpointError(
-                    f"'{path}' is a safetensors file but not a robopg checkpoint "
-                    "(no robopg metadata)."
-                )
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (not a dict)
-    except SafetensorError as exc:
-        raise CheckpointError(
-            f"'{path}' is not a readable robopg checkpoint (corrupt, truncated or another "
-            f"format: {exc})."
-        ) from None
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"'{path}' could not be read as a checkpoint: {exc}.") from None
-    try:
-        meta = json.loads(raw_meta)
-    except json.JSONDecodeError:
-        raise CheckpointError(f"'{path}' has corrupt robopg metadata.") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"'{path}' is not a robopg checkpoint.")
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(
-            f"'{path}' uses checkpoint format {version}, newer than this robopg understands "
-            f"({FORMAT_VERSION}); upgrade robopg to load it."
-        )
+    tensors, meta = read_checkpoint_file(path, framework="pt")
     return Checkpoint(tensors=tensors, meta=meta)
 
 

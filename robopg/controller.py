@@ -1,9 +1,9 @@
 """Controllers: a saved policy as a plain numpy function, for use outside training.
 
-``Controller.load(path)`` reads a checkpoint once (safetensors, no pickle), converts the policy
-and its observation normaliser to numpy arrays, and from then on ``act(obs)`` needs numpy only:
-no torch at call time, so a controller runs in a robot process or a MuJoCo callback with no
-deep-learning stack.
+``Controller.load(path)`` reads a checkpoint once (safetensors' numpy reader, no pickle) into
+float64 numpy arrays: the mean MLP, the observation normaliser and σ. Neither loading nor acting
+imports torch (the import contract "controllers run without torch" checks it), so a controller
+runs in a robot process or a MuJoCo callback with no deep-learning stack installed.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from robopg.checkpoint_format import read_checkpoint_file
+from robopg.errors import CheckpointError
+from robopg.net_config import OBS_NORM_CLIP, OBS_NORM_EPSILON, NetConfig
 from robopg.runs import resolve_policy_path
 
 if TYPE_CHECKING:
@@ -25,6 +28,49 @@ _ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "relu": lambda x: np.maximum(x, 0.0),
     "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0.0))),
 }
+
+
+def policy_shapes(net: NetConfig) -> dict[str, tuple[int, ...]]:
+    """Shape of every ``policy.*`` tensor a GaussianPolicy of ``net`` saves, by name.
+
+    The names are ``robopg.policy.GaussianPolicy``'s state dict: ``mean_net`` is an
+    ``nn.Sequential`` of Linear and activation modules, so its Linears sit at even indices.
+    """
+    shapes: dict[str, tuple[int, ...]] = {
+        "obs_norm.mean": (net.obs_dim,),
+        "obs_norm.var": (net.obs_dim,),
+        "obs_norm.count": (),
+        "log_std": (net.act_dim,),
+    }
+    for i, (out, inp) in enumerate(net.linear_layers()):
+        shapes[f"mean_net.{2 * i}.weight"] = (out, inp)
+        shapes[f"mean_net.{2 * i}.bias"] = (out,)
+    return shapes
+
+
+def policy_arrays(tensors: dict[str, np.ndarray], net: NetConfig) -> dict[str, np.ndarray]:
+    """The checkpoint's ``policy.*`` arrays (prefix stripped) as float64, checked against ``net``.
+
+    Mismatches get the sentences ``robopg.policy.load_state_strict`` uses for the torch policy,
+    so a bad file reads the same whichever way it is loaded.
+    """
+    state = {k.removeprefix("policy."): v for k, v in tensors.items() if k.startswith("policy.")}
+    shapes = policy_shapes(net)
+    missing = sorted(set(shapes) - set(state))
+    extra = sorted(set(state) - set(shapes))
+    if missing or extra:
+        raise CheckpointError(
+            "The checkpoint's policy weights do not match the network: "
+            f"missing {missing[:3]}, unexpected {extra[:3]}."
+        )
+    for key, array in state.items():
+        if tuple(array.shape) != shapes[key]:
+            raise CheckpointError(
+                f"The checkpoint's policy tensor '{key}' has shape {tuple(array.shape)}, "
+                f"expected {shapes[key]}; it was saved for a different network."
+            )
+    # float32 → float64 is exact: the same numbers torch's .double() gave.
+    return {k: np.asarray(v, dtype=np.float64) for k, v in state.items()}
 
 
 @dataclass
@@ -49,30 +95,22 @@ class Controller:
         cls, path: str | Path, stochastic: bool = False, seed: int | None = None
     ) -> Controller:
         """Read a checkpoint (or a run directory, or a task name: see ``resolve_policy_path``)
-        into numpy arrays; torch is needed only here, never at call time."""
-        import torch
-
-        from robopg.checkpoint import load_checkpoint
-        from robopg.normalize import RunningMeanStd
-        from robopg.policy import GaussianPolicy, NetConfig, load_state_strict
-
-        ckpt = load_checkpoint(resolve_policy_path(path))
-        net_cfg = NetConfig.from_dict(ckpt.meta.get("net"))
-        policy = GaussianPolicy(net_cfg)
-        load_state_strict(policy, ckpt.section("policy"), "policy")
-        norm: RunningMeanStd = policy.obs_norm
-        linears = [m for m in policy.mean_net if isinstance(m, torch.nn.Linear)]
+        into float64 numpy arrays, with safetensors' numpy reader: no torch, ever."""
+        tensors, meta = read_checkpoint_file(resolve_policy_path(path), framework="numpy")
+        net = NetConfig.from_dict(meta.get("net"))
+        policy = policy_arrays(tensors, net)
+        layers = range(len(net.linear_layers()))
         return cls(
-            task=str(ckpt.meta["task"]),
-            weights=[m.weight.detach().double().numpy().copy() for m in linears],
-            biases=[m.bias.detach().double().numpy().copy() for m in linears],
-            activation=net_cfg.activation,
-            obs_mean=norm.mean.numpy().copy(),
-            obs_std=np.sqrt(norm.var.numpy() + norm.epsilon),
-            obs_clip=norm.clip,
-            std=np.exp(policy.log_std.detach().double().numpy()),
-            action_low=np.asarray(ckpt.meta["action_low"], dtype=np.float64),
-            action_high=np.asarray(ckpt.meta["action_high"], dtype=np.float64),
+            task=str(meta["task"]),
+            weights=[policy[f"mean_net.{2 * i}.weight"] for i in layers],
+            biases=[policy[f"mean_net.{2 * i}.bias"] for i in layers],
+            activation=net.activation,
+            obs_mean=policy["obs_norm.mean"],
+            obs_std=np.sqrt(policy["obs_norm.var"] + OBS_NORM_EPSILON),
+            obs_clip=OBS_NORM_CLIP,
+            std=np.exp(policy["log_std"]),
+            action_low=np.asarray(meta["action_low"], dtype=np.float64),
+            action_high=np.asarray(meta["action_high"], dtype=np.float64),
             stochastic=stochastic,
             rng=np.random.default_rng(seed) if stochastic else None,
         )

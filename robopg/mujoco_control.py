@@ -25,15 +25,35 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import mujoco
 import numpy as np
 
 from robopg.errors import EnvError
 
-if TYPE_CHECKING:
-    from robopg.controller import Controller
+
+class ActsOnTask(Protocol):
+    """What the callback needs of a policy: ``robopg.controller.Controller`` is one.
+
+    A Protocol rather than the Controller class, so this module never imports the controller
+    (which imports it back for ``Controller.attach``): no import cycle.
+    """
+
+    @property
+    def task(self) -> str:
+        """The task's short name (``reacher``, ``pusher``, ...)."""
+        ...
+
+    @property
+    def act_dim(self) -> int:
+        """Number of actions, which must equal the model's actuators."""
+        ...
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """(obs_dim,) float64 observation → (act_dim,) action."""
+        ...
+
 
 # (model, data, body_name -> position used by gymnasium's observation) -> observation
 ObsBuilder = Callable[[Any, Any, Callable[[str], np.ndarray]], np.ndarray]
@@ -88,7 +108,7 @@ def task_model(task: str) -> tuple[Any, Any]:
 class Attachment:
     """An installed control callback; ``detach()`` removes it. Also a context manager."""
 
-    def __init__(self, controller: Controller, model: Any, data: Any) -> None:
+    def __init__(self, controller: ActsOnTask, model: Any, data: Any) -> None:
         spec = TASK_OBS.get(controller.task)
         if spec is None:
             raise EnvError(

@@ -9,12 +9,11 @@ sample; clipping to the actuator range happens only when the action is sent to t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 
+from robopg.net_config import NetConfig
 from robopg.normalize import RunningMeanStd
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU}
@@ -37,45 +36,6 @@ def mlp(sizes: list[int], activation: str = "tanh", out_gain: float = 1.0) -> nn
         if not last:
             layers.append(act())
     return nn.Sequential(*layers)
-
-
-@dataclass(frozen=True)
-class NetConfig:
-    """Network architecture, saved in every checkpoint so a policy can be rebuilt from it."""
-
-    obs_dim: int
-    act_dim: int
-    hidden: tuple[int, ...] = (64, 64)
-    activation: str = "tanh"
-    log_std_init: float = -0.5
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form stored in every checkpoint's ``net`` header."""
-        return {
-            "obs_dim": self.obs_dim,
-            "act_dim": self.act_dim,
-            "hidden": list(self.hidden),
-            "activation": self.activation,
-            "log_std_init": self.log_std_init,
-        }
-
-    @classmethod
-    def from_dict(cls, net: object) -> NetConfig:
-        """Inverse of ``to_dict``; a missing or incomplete config is one CheckpointError."""
-        from robopg.errors import CheckpointError
-
-        if not isinstance(net, dict):
-            raise CheckpointError("Checkpoint has no network config ('net'); it is not a policy.")
-        try:
-            return cls(
-                obs_dim=int(net["obs_dim"]),
-                act_dim=int(net["act_dim"]),
-                hidden=tuple(int(h) for h in net["hidden"]),
-                activation=str(net["activation"]),
-                log_std_init=float(net["log_std_init"]),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(f"Checkpoint network config is incomplete: {exc}.") from None
 
 
 class GaussianPolicy(nn.Module):

@@ -60,6 +60,7 @@ def test_envs_lists_tasks_with_sizes() -> None:
     result = runner.invoke(app, ["envs"])
     assert result.exit_code == 0
     assert "Reacher-v5" in result.output and "Pusher-v5" in result.output
+    assert "batch, gym" in result.output  # the engines each task has, from its spec
 
 
 def test_train_help_comes_from_the_config() -> None:

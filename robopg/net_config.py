@@ -1,0 +1,60 @@
+"""The policy's architecture as plain data, importable without torch.
+
+Why it is not in ``robopg.policy``: every checkpoint stores this config as its ``net`` header,
+and ``robopg.controller`` rebuilds the network from it in numpy, in processes that must never
+import torch. ``robopg.policy`` builds the torch modules from the same class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from robopg.errors import CheckpointError
+
+#: RunningMeanStd's defaults (robopg/normalize.py): they are not stored in checkpoints, so a
+#: numpy controller standardises with these; tests/test_controller.py checks they agree.
+OBS_NORM_CLIP = 10.0
+OBS_NORM_EPSILON = 1e-8
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """Network architecture, saved in every checkpoint so a policy can be rebuilt from it."""
+
+    obs_dim: int
+    act_dim: int
+    hidden: tuple[int, ...] = (64, 64)
+    activation: str = "tanh"
+    log_std_init: float = -0.5
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form stored in every checkpoint's ``net`` header."""
+        return {
+            "obs_dim": self.obs_dim,
+            "act_dim": self.act_dim,
+            "hidden": list(self.hidden),
+            "activation": self.activation,
+            "log_std_init": self.log_std_init,
+        }
+
+    @classmethod
+    def from_dict(cls, net: object) -> NetConfig:
+        """Inverse of ``to_dict``; a missing or incomplete config is one CheckpointError."""
+        if not isinstance(net, dict):
+            raise CheckpointError("Checkpoint has no network config ('net'); it is not a policy.")
+        try:
+            return cls(
+                obs_dim=int(net["obs_dim"]),
+                act_dim=int(net["act_dim"]),
+                hidden=tuple(int(h) for h in net["hidden"]),
+                activation=str(net["activation"]),
+                log_std_init=float(net["log_std_init"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"Checkpoint network config is incomplete: {exc}.") from None
+
+    def linear_layers(self) -> list[tuple[int, int]]:
+        """(out, in) weight shape of each Linear of the mean MLP, input layer first."""
+        sizes = [self.obs_dim, *self.hidden, self.act_dim]
+        return [(sizes[i + 1], sizes[i]) for i in range(len(sizes) - 1)]

@@ -1,0 +1,41 @@
+"""The task table: one TaskSpec per task, and everything else derived from it."""
+
+import gymnasium as gym
+import pytest
+
+from robopg.envs import ARM_TASKS, TASK_TABLE, TASKS, TaskSpec, resolve_task
+from robopg.envs.engine import ArmTask
+from robopg.errors import EnvError
+
+
+def test_every_named_task_is_one_entry_with_its_arm() -> None:
+    assert list(TASKS) == ["reacher", "pusher", "reacher3", "arm7"]
+    for spec in TASK_TABLE:
+        assert spec.arm is not None and issubclass(spec.arm, ArmTask)
+        assert spec.arm.name == spec.name  # named by the class, written once
+        assert ARM_TASKS[spec.name] is spec.arm
+        assert spec.engines == ("batch", "gym")
+        assert spec.solved is not None
+
+
+def test_gymnasium_registration_comes_from_the_table() -> None:
+    registered = {s.name for s in TASK_TABLE if s.registers_gym}
+    assert registered == {"reacher3", "arm7"}
+    for name in registered:
+        spec = TASKS[name]
+        gym_spec = gym.spec(spec.gym_id)
+        assert spec.arm is not None
+        assert gym_spec.reward_threshold == spec.solved
+        assert gym_spec.max_episode_steps == spec.arm.max_episode_steps
+        assert gym_spec.kwargs == {"task": name}
+    # gymnasium's own ids keep gymnasium's registration
+    assert gym.spec("Reacher-v5").entry_point != "robopg.envs.gym_env:ArmGymEnv"
+
+
+def test_a_gymnasium_only_task_has_only_the_gym_engine() -> None:
+    spec = resolve_task("InvertedPendulum-v5")
+    assert spec.arm is None and spec.engines == ("gym",)
+    with pytest.raises(EnvError, match="gymnasium-only"):
+        spec.arm_task()
+    with pytest.raises(ValueError, match="needs an ArmTask"):
+        TaskSpec("x", "X-v0", "no arm", registers_gym=True)
