@@ -172,18 +172,11 @@ def record_training_video(
     task: str, policy: GaussianPolicy, device: torch.device, out: Path, seed: int
 ) -> RenderResult:
     """One deterministic 256×256 episode of the live policy, for ``train --video-every``."""
-    import torch
-
+    from robopg.acting import policy_act_fn
     from robopg.envs import make_vector_env
 
     probe = make_vector_env(task, 1)
     low, high = probe.action_low, probe.action_high
     probe.close()
-
-    @torch.no_grad()
-    def act(obs: np.ndarray) -> np.ndarray:
-        o = torch.as_tensor(obs, dtype=torch.float32, device=device)
-        mean = policy.act(o, deterministic=True)
-        return np.clip(mean.cpu().numpy().astype(np.float64), low, high)
-
+    act = policy_act_fn(policy, device, low, high, deterministic=True)
     return render_rollouts(task, act, out, episodes=1, seed=seed, settings=TRAINING_VIDEO)
