@@ -344,7 +344,7 @@ def variance(
 ) -> None:
     """Measure the variance of policy-gradient estimators at a fixed policy."""
     from robopg.variance import resolve_settings, run_variance
-    from robopg.variance_report import build_table, default_out_dir, write_outputs
+    from robopg.variance.report import build_table, default_out_dir, write_outputs
 
     settings = resolve_settings(
         quick,

@@ -9,6 +9,7 @@ policy takes exactly one step per batch, with no ratio clipping and no reuse of 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -145,7 +146,14 @@ def update(
         norm_obs = policy.obs_norm(obs).detach()
         flat_targets = targets.reshape(-1)
         metrics["train/value_loss"] = fit_value(
-            value_net, value_opt, norm_obs, flat_targets, s, dist, generator
+            value_net,
+            value_opt,
+            norm_obs,
+            flat_targets,
+            epochs=s.value_epochs,
+            minibatches=s.value_minibatches,
+            generator=generator,
+            average_gradients=dist.average_gradients,
         )
         with torch.no_grad():
             resid = flat_targets - value_net(norm_obs)
@@ -159,27 +167,36 @@ def fit_value(
     opt: torch.optim.Optimizer,
     norm_obs: torch.Tensor,
     targets: torch.Tensor,
-    s: UpdateSettings,
-    dist: DistContext,
+    *,
+    epochs: int,
+    minibatches: int,
     generator: torch.Generator,
+    average_gradients: Callable[[list[nn.Parameter]], None] | None = None,
 ) -> torch.Tensor:
-    """Minibatch MSE regression of V_φ onto ``targets``; returns the last epoch's mean loss."""
+    """Minibatch MSE regression of V_φ onto ``targets`` (B,) from ``norm_obs`` (B, obs_dim).
+
+    A plain function because the update and the variance study both fit values: each epoch
+    draws one permutation from ``generator`` (on the CPU, so CPU and CUDA runs see the same
+    minibatches) and takes ``minibatches`` Adam steps; ``average_gradients`` (torchrun's
+    all-reduce) runs between backward and step. Returns the last epoch's mean loss.
+    """
     B = targets.shape[0]
-    mb = max(1, B // s.value_minibatches)
+    mb = max(1, B // minibatches)
     last = torch.zeros((), device=targets.device)
     params = list(value_net.parameters())
-    for _ in range(s.value_epochs):
+    for _ in range(epochs):
         perm = torch.randperm(B, generator=generator, device="cpu").to(targets.device)
         total = torch.zeros((), device=targets.device)
-        for i in range(s.value_minibatches):
+        for i in range(minibatches):
             idx = perm[i * mb : (i + 1) * mb]
             loss = 0.5 * (value_net(norm_obs[idx]) - targets[idx]).square().mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            dist.average_gradients(params)
+            if average_gradients is not None:
+                average_gradients(params)
             opt.step()
             total = total + loss.detach()
-        last = total / s.value_minibatches
+        last = total / minibatches
     _check_finite("the value loss", last)
     _check_finite("the value-network parameters", _flat_params(value_net))
     return last

@@ -4,7 +4,6 @@ baseline lowers its variance (the problem: tests/helpers/linear_gaussian.py)."""
 import torch
 from linear_gaussian import S, make_policy, reward, true_gradient_parts
 
-from robopg.distributed import DistContext
 from robopg.policy import GaussianPolicy, ValueNet
 from robopg.reinforce import UpdateSettings, compute_advantages, fit_value, policy_loss
 from robopg.rollout import Rollout
@@ -70,9 +69,9 @@ def test_mean_and_learned_baselines_are_unbiased_and_lower_variance() -> None:
         opt,
         norm_s,
         r,
-        UpdateSettings(0.99, 1.0, "value", False, 0.0, 200, 4),
-        DistContext(),
-        torch.Generator().manual_seed(6),
+        epochs=200,
+        minibatches=4,
+        generator=torch.Generator().manual_seed(6),
     )
 
     plain = estimates(policy, "none", None, 3000, 8, seed=2)

@@ -1,6 +1,6 @@
 """Show and save a VarianceReport: a rich table, JSON, CSV and a PNG plot.
 
-Kept apart from ``variance.py`` so the measurement stays free of presentation and matplotlib
+Kept apart from ``measure.py`` so the measurement stays free of presentation and matplotlib
 (imported only when a plot is drawn).
 """
 
@@ -18,7 +18,8 @@ from rich.table import Table
 
 from robopg.checkpoint import atomic_write
 from robopg.errors import ConfigError
-from robopg.variance import EstimatorStats, Interval, VarianceReport
+from robopg.variance.measure import VarianceReport
+from robopg.variance.stats import EstimatorStats, Interval
 
 INTERVAL_FIELDS = ("total_variance", "relative_variance", "snr", "cosine", "relative_bias2")
 
