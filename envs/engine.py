@@ -156,6 +156,23 @@ class ArmTask:
         """Observations (k, obs_dim) float64 from (k, nq), (k, nv) and (k, nbody, 3)."""
         raise NotImplementedError
 
+    def reset_data(self, data: mujoco.MjData, rng: np.random.Generator) -> np.ndarray:
+        """gymnasium's ``env.reset`` on one MjData of this model; returns the (obs_dim,) obs.
+
+        ``mj_resetData``, draw (qpos, qvel, mocap) from ``rng``, write them, ``mj_forward``:
+        the steps ``MujocoEnv.reset`` takes, so with ``rng = make_rng(seed)`` the data is
+        the state ``env.reset(seed=seed)`` starts from (the gymnasium env of our own arms
+        calls this very method).
+        """
+        mujoco.mj_resetData(self.model, data)
+        qpos, qvel, mocap = self.reset_state(rng)
+        if mocap is not None:
+            data.mocap_pos[:] = mocap
+        data.qpos[:] = qpos
+        data.qvel[:] = qvel
+        mujoco.mj_forward(self.model, data)
+        return self.observe(data.qpos[None], data.qvel[None], data.xpos[None])[0]
+
     def reward(self, xpos: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """Rewards (k,) float64 from body positions after the step and the float32 actions."""
         raise NotImplementedError

@@ -57,12 +57,7 @@ class ArmGymEnv(MujocoEnv):
         return obs, reward, terminated, False, {}
 
     def reset_model(self) -> np.ndarray:
-        qpos, qvel, mocap = self.task.reset_state(self.np_random)
-        if mocap is not None:
-            self.data.mocap_pos[:] = mocap
-        self.set_state(qpos, qvel)  # runs mj_forward
-        data = self.data
-        return self.task.observe(data.qpos[None], data.qvel[None], data.xpos[None])[0]
+        return self.task.reset_data(self.data, self.np_random)
 
 
 def register_gym_envs() -> None:

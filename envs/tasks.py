@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from robopg.envs.engine import ArmTask
 from robopg.envs.gym_arms import PusherTask, ReacherTask
 from robopg.envs.own_arms import Arm7Task, Reacher3Task
@@ -58,6 +60,16 @@ class TaskSpec:
     def engines(self) -> tuple[str, ...]:
         """Backends that can run the task, the one ``--engine auto`` picks first."""
         return ("batch", "gym") if self.arm is not None else ("gym",)
+
+    @property
+    def env_action_dtype(self) -> type[np.floating]:
+        """The precision the task's own gymnasium env applies an action in.
+
+        robopg's ``ArmGymEnv`` rounds actions to float32 (its action space's dtype, as the
+        batched engine does); gymnasium's MujocoEnv writes a float64 action to ``ctrl`` as is.
+        ``attach()`` needs it to retrace ``env.step(action)`` bit for bit.
+        """
+        return np.float32 if self.registers_gym else np.float64
 
     def arm_task(self) -> type[ArmTask]:
         """The ``ArmTask`` class, or one EnvError for a gymnasium-only task."""

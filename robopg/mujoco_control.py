@@ -1,35 +1,41 @@
-"""Run a Controller inside plain MuJoCo: observation builders per task and a control callback.
+"""Run a Controller inside plain MuJoCo: a control callback that observes through the task's code.
 
 ``attach(controller, model, data)`` installs ``mujoco.set_mjcb_control`` so that plain
 ``mujoco.mj_step`` (or ``mujoco.viewer``) drives the arm with the policy. The callback must build
-the observation exactly as the gymnasium task the policy was trained on, so per task we keep:
+the observation exactly as the env the policy was trained on, so it runs that task's own
+``ArmTask`` (``robopg.envs.tasks``), the code the batched engine and the gymnasium env run:
 
-- ``frame_skip``: gymnasium holds each action for this many physics steps; the callback computes
+- ``frame_skip``: the env holds each action for this many physics steps; the callback computes
   a new action only every ``frame_skip``-th step and repeats it in between;
-- an observation builder from (model, data, body positions).
+- ``observe(qpos, qvel, xpos)``: the observation, from the data and the body positions;
+- the action's precision: float32 for robopg's own arms, whose env rounds it so (see
+  ``TaskSpec.env_action_dtype``).
 
-One subtlety makes the match exact, not approximate: gymnasium builds its observation right
-after ``mj_step``, when ``data.xpos`` still holds the body positions of the last kinematics pass
-inside that step (MuJoCo computes kinematics before integrating; with RK4, Reacher's integrator,
-that is the last Runge-Kutta stage). The callback runs inside ``mj_step`` after kinematics, so it
-keeps the positions it saw at its previous invocation and builds the observation from those: the
-values gymnasium saw. After a reset (the first call, or time going backwards) the fresh positions
-are used, as gymnasium's ``reset`` calls ``mj_forward``. The callback counts its invocations to
-know when an action is due, so call ``mj_forward`` yourself only right after a reset.
+One subtlety makes the match exact, not approximate: the env builds its observation right after
+``mj_step``, when ``data.xpos`` still holds the body positions of the last kinematics pass inside
+that step (MuJoCo computes kinematics before integrating; with RK4, the integrator of reacher and
+reacher3, that is the last Runge-Kutta stage). The callback runs inside ``mj_step`` after
+kinematics, so it keeps the positions it saw at its previous invocation and builds the
+observation from those: the values the env saw. After a reset (the first call, or time going
+backwards) the fresh positions are used, as the env's ``reset`` calls ``mj_forward``. The
+callback counts its invocations to know when an action is due, so call ``mj_forward`` yourself
+only right after a reset.
 
-Supported tasks: ``reacher`` (Reacher-v5) and ``pusher`` (Pusher-v5). MuJoCo allows one control
-callback per process; ``Attachment.detach()`` (or leaving its ``with`` block) removes it.
+Start the data where the env would: ``reset_data(task, model, data, seed)`` is ``env.reset(seed)``
+on your MjData (reacher3 and arm7 place their target by mocap there). Every arm task in the table
+is supported. MuJoCo allows one control callback per process; ``Attachment.detach()`` (or leaving
+its ``with`` block) removes it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import mujoco
 import numpy as np
 
+from robopg.envs.engine import ArmTask, make_rng
+from robopg.envs.tasks import ARM_TASKS, TASKS
 from robopg.errors import EnvError
 
 
@@ -55,100 +61,78 @@ class ActsOnTask(Protocol):
         ...
 
 
-# (model, data, body_name -> position used by gymnasium's observation) -> observation
-ObsBuilder = Callable[[Any, Any, Callable[[str], np.ndarray]], np.ndarray]
-
-
-def _reacher_obs(model: Any, data: Any, body: Callable[[str], np.ndarray]) -> np.ndarray:
-    """Reacher-v5: cos/sin of the 2 arm angles, target position, 2 arm velocities, tip − target."""
-    theta = data.qpos[:2]
-    tip_to_target = body("fingertip") - body("target")
-    return np.concatenate(
-        [np.cos(theta), np.sin(theta), data.qpos[2:], data.qvel[:2], tip_to_target[:2]]
-    )
-
-
-def _pusher_obs(model: Any, data: Any, body: Callable[[str], np.ndarray]) -> np.ndarray:
-    """Pusher-v5: 7 joint angles and velocities, then tip, object and goal positions."""
-    return np.concatenate(
-        [data.qpos[:7], data.qvel[:7], body("tips_arm"), body("object"), body("goal")]
-    )
-
-
-@dataclass(frozen=True)
-class TaskObs:
-    frame_skip: int
-    bodies: tuple[str, ...]
-    build: ObsBuilder
-
-
-TASK_OBS: dict[str, TaskObs] = {
-    "reacher": TaskObs(2, ("fingertip", "target"), _reacher_obs),
-    "pusher": TaskObs(5, ("tips_arm", "object", "goal"), _pusher_obs),
-}
+def arm_class(task: str) -> type[ArmTask]:
+    """The task's ``ArmTask`` class from the task table, or one EnvError naming those there."""
+    cls = ARM_TASKS.get(task)
+    if cls is None:
+        raise EnvError(
+            f"attach() supports the tasks {', '.join(sorted(ARM_TASKS))}; '{task}' has no "
+            "ArmTask in robopg's task table (step it through robopg.envs instead)."
+        )
+    return cls
 
 
 def task_model(task: str) -> tuple[Any, Any]:
-    """A fresh (MjModel, MjData) of a task's MJCF, the model the shipped policies control."""
-    import gymnasium as gym
+    """A fresh (MjModel, MjData) of a task's MJCF, the model the shipped policies control.
 
-    from robopg.envs import resolve_task
-
-    spec = resolve_task(task)
-    env = gym.make(spec.gym_id)
-    try:
-        model = env.unwrapped.model  # type: ignore[attr-defined]
-    finally:
-        env.close()
+    The data is at the model's home pose; ``reset_data`` puts it where an env reset would.
+    """
+    model = arm_class(task).load_model()
     data = mujoco.MjData(model)
     mujoco.mj_forward(model, data)
     return model, data
+
+
+def reset_data(task: str, model: Any, data: Any, seed: int) -> np.ndarray:
+    """Put ``data`` in the state the task's env starts from after ``env.reset(seed=seed)``.
+
+    Returns that (obs_dim,) first observation. Same generator, same draws, same
+    ``mj_resetData`` + ``mj_forward`` as the env (``ArmTask.reset_data``), so a policy attached
+    afterwards retraces the env's episode under plain ``mj_step``.
+    """
+    return arm_class(task)(model).reset_data(data, make_rng(seed))
 
 
 class Attachment:
     """An installed control callback; ``detach()`` removes it. Also a context manager."""
 
     def __init__(self, controller: ActsOnTask, model: Any, data: Any) -> None:
-        spec = TASK_OBS.get(controller.task)
-        if spec is None:
-            raise EnvError(
-                f"attach() supports the tasks {', '.join(sorted(TASK_OBS))}; '{controller.task}' "
-                "has no MuJoCo observation builder (step it through robopg.envs instead)."
-            )
+        cls = arm_class(controller.task)
         if model.nu != controller.act_dim:
             raise EnvError(
                 f"The model has {model.nu} actuators but the '{controller.task}' policy outputs "
                 f"{controller.act_dim} actions; pass the task's own model."
             )
         self.controller = controller
-        self.spec = spec
+        self.arm = cls(model)  # the task's own observation code, on the caller's model
         self.model = model
         self.data = data
-        self._ids = [model.body(name).id for name in spec.bodies]
         # mj_step calls the callback once per physics step, or 4 times with the RK4 integrator
         # (once per stage); a new action is due every frame_skip physics steps.
         stages = 4 if model.opt.integrator == mujoco.mjtIntegrator.mjINT_RK4 else 1
-        self._period = spec.frame_skip * stages
+        self._period = self.arm.frame_skip * stages
+        self._action_dtype = TASKS[controller.task].env_action_dtype  # as the env rounds it
         self._calls = 0
         self._last_time: float | None = None
-        self._prev_xpos: np.ndarray | None = None
+        self._prev_xpos: np.ndarray | None = None  # (nbody, 3) at the previous invocation
         self._action = np.zeros(model.nu)
         mujoco.set_mjcb_control(self._callback)
 
     def observation(self, data: Any, stale_xpos: np.ndarray | None = None) -> np.ndarray:
-        """The task's observation from ``data`` (body positions from ``stale_xpos`` if given)."""
-        xpos = data.xpos[self._ids] if stale_xpos is None else stale_xpos
-        index = {name: i for i, name in enumerate(self.spec.bodies)}
-        return self.spec.build(self.model, data, lambda name: np.array(xpos[index[name]]))
+        """The task's (obs_dim,) observation from ``data`` (body positions (nbody, 3) from
+        ``stale_xpos`` if given), computed by the task's own ``ArmTask.observe``."""
+        xpos = data.xpos if stale_xpos is None else stale_xpos
+        return self.arm.observe(data.qpos[None], data.qvel[None], np.asarray(xpos)[None])[0]
 
     def _callback(self, model: Any, data: Any) -> None:
         if self._last_time is None or data.time < self._last_time:  # first call or a reset
             self._calls, self._prev_xpos = 0, None
         if self._calls % self._period == 0:
-            self._action = self.controller.act(self.observation(data, self._prev_xpos))
+            action = self.controller.act(self.observation(data, self._prev_xpos))
+            self._action = np.asarray(action, dtype=self._action_dtype)
         self._calls += 1
         self._last_time = data.time
-        self._prev_xpos = np.array(data.xpos[self._ids])
+        self._prev_xpos = np.array(data.xpos)
         data.ctrl[:] = self._action
 
     def detach(self) -> None:

@@ -23,38 +23,66 @@ def _env_trajectory(ctrl: Controller, gym_id: str, seed: int, steps: int) -> lis
 
 
 def _callback_trajectory(
-    ctrl: Controller, gym_id: str, seed: int, steps: int, frame_skip: int
+    ctrl: Controller, task: str, seed: int, steps: int, frame_skip: int
 ) -> list[np.ndarray]:
-    """Same start state as the env's reset, then nothing but mj_step with the callback."""
-    env = gym.make(gym_id)
-    env.reset(seed=seed)
-    model = env.unwrapped.model  # type: ignore[attr-defined]
-    src = env.unwrapped.data  # type: ignore[attr-defined]
-    data = mujoco.MjData(model)
-    data.qpos[:], data.qvel[:] = src.qpos, src.qvel
-    mujoco.mj_forward(model, data)
+    """The env's reset state (by reset_data), then nothing but mj_step with the callback."""
+    from robopg.mujoco_control import reset_data, task_model
+
+    model, data = task_model(task)
+    reset_data(task, model, data, seed)
     qpos = [data.qpos.copy()]
     with ctrl.attach(model, data):
         for _ in range(steps):
             for _ in range(frame_skip):
                 mujoco.mj_step(model, data)
             qpos.append(data.qpos.copy())
-    env.close()
     return qpos
 
 
 @pytest.mark.parametrize(
-    ("source", "gym_id", "frame_skip", "steps"),
-    [("tiny", "Reacher-v5", 2, 50), ("pusher", "Pusher-v5", 5, 40)],
+    ("source", "task", "gym_id", "frame_skip", "steps"),
+    [
+        ("tiny", "reacher", "Reacher-v5", 2, 50),
+        ("pusher", "pusher", "Pusher-v5", 5, 40),
+        ("reacher3", "reacher3", "robopg/Reacher3-v0", 2, 50),
+        ("arm7", "arm7", "robopg/Arm7-v0", 5, 40),
+    ],
 )
 def test_mj_step_with_callback_matches_env(
-    tiny_run: Path, source: str, gym_id: str, frame_skip: int, steps: int
+    tiny_run: Path, source: str, task: str, gym_id: str, frame_skip: int, steps: int
 ) -> None:
     ctrl = Controller.load(tiny_run if source == "tiny" else source)
     expected = _env_trajectory(ctrl, gym_id, seed=3, steps=steps)
-    got = _callback_trajectory(ctrl, gym_id, seed=3, steps=steps, frame_skip=frame_skip)
+    got = _callback_trajectory(ctrl, task, seed=3, steps=steps, frame_skip=frame_skip)
     np.testing.assert_array_equal(np.array(got), np.array(expected))
     assert np.abs(expected[-1] - expected[0]).max() > 0.05  # the arm really moved
+
+
+@pytest.mark.parametrize(
+    ("task", "gym_id"),
+    [
+        ("reacher", "Reacher-v5"),
+        ("pusher", "Pusher-v5"),
+        ("reacher3", "robopg/Reacher3-v0"),
+        ("arm7", "robopg/Arm7-v0"),
+    ],
+)
+def test_reset_data_is_the_env_reset(task: str, gym_id: str) -> None:
+    """Same seed, same start: qpos, qvel, the mocap target and the first observation."""
+    from robopg.mujoco_control import reset_data, task_model
+
+    env = gym.make(gym_id)
+    model, data = task_model(task)
+    for seed in (0, 3, 12345):
+        obs, _ = env.reset(seed=seed)
+        src = env.unwrapped.data  # type: ignore[attr-defined]
+        got = reset_data(task, model, data, seed)
+        np.testing.assert_array_equal(got, obs)
+        np.testing.assert_array_equal(data.qpos, src.qpos)
+        np.testing.assert_array_equal(data.qvel, src.qvel)
+        np.testing.assert_array_equal(data.mocap_pos, src.mocap_pos)
+        assert data.time == src.time == 0.0
+    env.close()
 
 
 def test_detach_removes_the_callback(tiny_run: Path) -> None:
@@ -76,3 +104,21 @@ def test_attach_refuses_a_model_of_another_arm(tiny_run: Path) -> None:
     model, data = task_model("pusher")
     with pytest.raises(EnvError, match="actuators"):
         Controller.load(tiny_run).attach(model, data)
+
+
+def test_attach_refuses_a_task_without_an_arm(tiny_run: Path) -> None:
+    """Any object with task/act_dim/act can be attached; the task must be in the table."""
+    from robopg.mujoco_control import Attachment, task_model
+
+    model, data = task_model("reacher")
+
+    class Pendulum:
+        task, act_dim = "InvertedPendulum-v5", 1
+
+        def act(self, obs: np.ndarray) -> np.ndarray:
+            return np.zeros(1)
+
+    with pytest.raises(EnvError, match="attach\\(\\) supports the tasks arm7, pusher"):
+        Attachment(Pendulum(), model, data)
+    with pytest.raises(EnvError, match="supports the tasks"):
+        task_model("InvertedPendulum-v5")
