@@ -142,14 +142,20 @@ class Trainer:
         env, the run-directory lock and the process group are released on the way out.
         """
         with ExitStack() as cleanup:
-            cleanup.callback(self._close)
+            cleanup.push(self._close)
             writer = self._open_run_dir(cleanup)
             return self._loop(writer)
 
-    def _close(self) -> None:
+    def _close(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        """Release the env and leave the process group. After an error, leave it without the
+        final barrier: the other ranks may never reach it, and waiting would turn one rank's
+        crash into a hang of the whole job (torchrun stops the others when this one exits)."""
         self.env.close()
         if self._owns_dist:
-            shutdown_distributed(self.dist)
+            if exc_type is None:
+                shutdown_distributed(self.dist)
+            elif torch.distributed.is_initialized():
+                torch.distributed.destroy_process_group()
 
     def _loop(self, writer: MetricsWriter | None) -> TrainResult:
         cfg = self.cfg
