@@ -84,5 +84,10 @@ class GymVectorEnv:
         self._vec.reset(seed=0)
         load_gym_mujoco_state(self.task, self._vec.envs, state)
 
+    def sub_envs(self) -> list[Any]:
+        """The unwrapped gymnasium env behind each index (e.g. its MuJoCo ``model``/``data``,
+        for drawing what the vector is running)."""
+        return [env.unwrapped for env in self._vec.envs]
+
     def close(self) -> None:
         self._vec.close()

@@ -240,7 +240,7 @@ class RunRecord:
 
 
 def is_run_dir(path: Path) -> bool:
-    return (path / "metrics.jsonl").is_file()
+    return RunDir(path).metrics_jsonl.is_file()
 
 
 def expand_runs(paths: list[Path]) -> list[Path]:
@@ -265,8 +265,9 @@ def load_run(path: Path) -> RunRecord:
     """Parse a run directory. A torn last line (a run killed mid-write) is skipped."""
     if not is_run_dir(path):
         raise RunDirError(f"'{path}' is not a run directory (it has no metrics.jsonl).")
+    run = RunDir(path)
     rows: list[dict[str, Any]] = []
-    lines = (path / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = run.metrics_jsonl.read_text(encoding="utf-8").splitlines()
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -275,8 +276,8 @@ def load_run(path: Path) -> RunRecord:
         except json.JSONDecodeError:
             if number == len(lines):
                 break
-            raise RunDirError(f"'{path / 'metrics.jsonl'}' line {number} is not JSON.") from None
+            raise RunDirError(f"'{run.metrics_jsonl}' line {number} is not JSON.") from None
     config: dict[str, Any] = {}
-    if (path / "config.json").is_file():
-        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    if run.config.is_file():
+        config = json.loads(run.config.read_text(encoding="utf-8"))
     return RunRecord(path, config, rows)

@@ -67,8 +67,7 @@ def scene_source(env: VectorEnv) -> SceneSource:
     if isinstance(env, BatchedArmEnv):
         return SceneSource([env.model] * env.num_envs, env.arm.frame_skip, env.get_data)
     if isinstance(env, GymVectorEnv):
-        # GymVectorEnv exposes no per-env accessor; its SyncVectorEnv holds the envs.
-        subs: list[Any] = [sub.unwrapped for sub in env._vec.envs]
+        subs = env.sub_envs()
         if not all(hasattr(s, "model") and hasattr(s, "data") for s in subs):
             raise RenderError(
                 f"'{env.task}' is not a MuJoCo env; robopg renders MuJoCo tasks only."
