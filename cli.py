@@ -184,7 +184,9 @@ def eval_cmd(
             help="Run directory, checkpoint file, or task name (uses the shipped policy)."
         ),
     ],
-    episodes: Annotated[int, typer.Option(min=1, help="Episodes to run.")] = 50,
+    episodes: Annotated[
+        int, typer.Option(min=1, help="Episodes to run (500: standard error ≈ std/22).")
+    ] = 500,
     seed: Annotated[int, typer.Option(help="Seed of the first episode (i-th gets seed+i).")] = 0,
     stochastic: Annotated[bool, typer.Option(help="Sample actions instead of the mean.")] = False,
     engine: Annotated[str, typer.Option(help="auto, batch or gym.")] = "auto",
@@ -192,7 +194,7 @@ def eval_cmd(
         str | None, typer.Option(help="Evaluate on this task instead of the trained one.")
     ] = None,
 ) -> None:
-    """Evaluate a saved policy: mean ± std return (deterministic mean action by default)."""
+    """Evaluate a saved policy: mean return ± its standard error (deterministic by default)."""
     from robopg.evaluate import evaluate_saved_policy
 
     path, name, result = evaluate_saved_policy(source, episodes, seed, stochastic, engine, task)

@@ -3,9 +3,10 @@
 Run:  .venv/bin/python benchmarks/learn.py --tasks reacher --seeds 0 1 2 --steps 1000000
 
 Each run trains from scratch with the task's defaults (or ``--preset``) and reports the final
-deterministic evaluation (50 episodes), wall time, throughput, and the first env-step count at
-which the periodic evaluation reached ``--threshold`` (default: the task's solved bar). Writes
-the results JSON (``--out``) and one learning-curve PNG per task beside it.
+deterministic evaluation (``--final-episodes``, default 500, with its standard error: fewer
+cannot tell settings apart on Pusher or Reacher), wall time, throughput, and the first env-step
+count at which the periodic evaluation reached ``--threshold`` (default: the task's solved
+bar). Writes the results JSON (``--out``) and one learning-curve PNG per task beside it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def run_one(
     out: str,
     eval_every: int,
     extra: dict[str, Any],
+    final_episodes: int = 500,
 ) -> dict[str, Any]:
     cfg = resolve_config(
         {
@@ -49,6 +51,7 @@ def run_one(
             "out": out,
             "eval_every": eval_every,
             "eval_episodes": 20,
+            "final_eval_episodes": final_episodes,
             **extra,
         },
         preset=preset,
@@ -57,8 +60,8 @@ def run_one(
     trainer = Trainer(cfg, show_progress=False)
     result = trainer.train()
     wall = time.perf_counter() - t0
-    final = trainer.evaluate(50)
-    assert result.run_dir is not None
+    final = result.final_eval
+    assert result.run_dir is not None and final is not None
     curve = []
     for line in (result.run_dir / "metrics.jsonl").read_text().splitlines():
         row = json.loads(line)
@@ -70,6 +73,8 @@ def run_one(
         "steps": result.env_steps,
         "final_return": final.mean,
         "final_std": final.std,
+        "final_stderr": final.stderr,
+        "final_episodes": len(final.returns),
         "wall_s": wall,
         "sps": result.env_steps / max(trainer.elapsed, 1e-9),
         "curve": curve,
@@ -103,6 +108,9 @@ def main() -> None:
     parser.add_argument("--preset", default=None)
     parser.add_argument("--threshold", type=float, default=None)
     parser.add_argument("--eval-every", type=int, default=50)
+    parser.add_argument(
+        "--final-episodes", type=int, default=500, help="Episodes of each run's final eval."
+    )
     parser.add_argument("--jobs", type=int, default=1, help="Runs in parallel (processes).")
     parser.add_argument(
         "--set",
@@ -124,13 +132,33 @@ def main() -> None:
     jobs = [(t, s) for t in args.tasks for s in args.seeds]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = [
-            pool.submit(run_one, t, s, args.steps, args.preset, tmp, args.eval_every, extra)
+            pool.submit(
+                run_one,
+                t,
+                s,
+                args.steps,
+                args.preset,
+                tmp,
+                args.eval_every,
+                extra,
+                args.final_episodes,
+            )
             for t, s in jobs
         ]
         results = [f.result() for f in futures]
 
     table = Table(title=f"robopg learning benchmark ({args.steps:,} steps, deterministic eval)")
-    for col in ("task", "seeds", "median", "min", "max", "time to thr (steps / s)", "SPS", "wall"):
+    for col in (
+        "task",
+        "seeds",
+        "median",
+        "min",
+        "max",
+        "SE/run",
+        "time to thr (steps / s)",
+        "SPS",
+        "wall",
+    ):
         table.add_column(col)
     summary = []
     for task in args.tasks:
@@ -151,6 +179,7 @@ def main() -> None:
             "median": statistics.median(finals),
             "min": min(finals),
             "max": max(finals),
+            "stderr_per_run": statistics.median(r["final_stderr"] for r in rows),
             "sps": statistics.median(r["sps"] for r in rows),
             "wall_s": statistics.median(r["wall_s"] for r in rows),
             "threshold": thr,
@@ -163,6 +192,7 @@ def main() -> None:
             f"{entry['median']:.2f}",
             f"{entry['min']:.2f}",
             f"{entry['max']:.2f}",
+            f"{entry['stderr_per_run']:.2f}",
             reach_txt,
             f"{entry['sps']:,.0f}",
             f"{entry['wall_s']:.0f} s",

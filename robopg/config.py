@@ -54,7 +54,10 @@ class TrainConfig:
     engine: str = _f("auto", "Env backend: auto (batched where available), batch or gym.")
     num_threads: int = _f(0, "Threads for the batched engine (0: all cores).")
     eval_every: int = _f(0, "Evaluate deterministically every K updates (0: only at the end).")
-    eval_episodes: int = _f(10, "Episodes per evaluation.")
+    eval_episodes: int = _f(10, "Episodes per periodic evaluation.")
+    final_eval_episodes: int = _f(
+        500, "Episodes of the final deterministic evaluation (its standard error is reported)."
+    )
     tensorboard: bool = _f(False, "Also write TensorBoard event files (needs robopg[tb]).")
     checkpoint_every: int = _f(50, "Write a checkpoint every K updates (the last one is kept).")
     video_every: int = _f(0, "Record a short eval video in <run>/videos every K updates (0: off).")
@@ -130,6 +133,10 @@ class TrainConfig:
         need(self.num_threads >= 0, f"--num-threads must be ≥ 0, got {self.num_threads}.")
         need(self.eval_every >= 0, f"--eval-every must be ≥ 0, got {self.eval_every}.")
         need(self.eval_episodes >= 1, f"--eval-episodes must be ≥ 1, got {self.eval_episodes}.")
+        need(
+            self.final_eval_episodes >= 1,
+            f"--final-eval-episodes must be ≥ 1, got {self.final_eval_episodes}.",
+        )
         need(self.video_every >= 0, f"--video-every must be ≥ 0, got {self.video_every}.")
         need(
             self.checkpoint_every >= 1,
@@ -161,7 +168,7 @@ class TrainConfig:
 
 
 #: integer settings that count things; they also accept 1e6 and 1_000_000
-COUNT_FIELDS = ("steps", "steps_per_batch", "num_envs", "eval_episodes")
+COUNT_FIELDS = ("steps", "steps_per_batch", "num_envs", "eval_episodes", "final_eval_episodes")
 
 
 def parse_count(text: str, flag: str) -> int:

@@ -32,11 +32,29 @@ class EvalResult:
 
     @property
     def std(self) -> float:
+        """Spread of the episode returns (population std): how much one episode varies."""
         return float(np.std(self.returns))
+
+    @property
+    def stderr(self) -> float:
+        """Standard error of ``mean`` (sample std / √n; NaN for one episode).
+
+        Why it is reported: two settings are told apart by their means only when the difference
+        is several standard errors; 50 Pusher episodes (std ≈ 4) give ≈ 0.6, as large as the
+        effects being ranked, 500 give ≈ 0.2.
+        """
+        n = len(self.returns)
+        if n < 2:
+            return float("nan")
+        return float(np.std(self.returns, ddof=1) / np.sqrt(n))
 
     def summary(self) -> str:
         mode = "deterministic (mean action)" if self.deterministic else "stochastic (sampled)"
-        return f"return {self.mean:.3f} ± {self.std:.3f} over {len(self.returns)} episodes, {mode}"
+        n = len(self.returns)
+        spread = f"± {self.stderr:.3f} (standard error), " if n > 1 else ""
+        return (
+            f"return {self.mean:.3f} {spread}episode std {self.std:.3f}, over {n} episodes, {mode}"
+        )
 
 
 class EpisodeObserver(Protocol):

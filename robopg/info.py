@@ -115,9 +115,10 @@ def format_info(info: RunInfo) -> list[str]:
     ]
     if info.final_eval is not None:
         fe = info.final_eval
-        lines.append(
-            f"final      {fe['mean']:.3f} ± {fe['std']:.3f} over {fe['episodes']} episodes"
-        )
+        # Checkpoints from before the standard error was recorded carry only the spread.
+        se = fe.get("stderr")
+        spread = f"± {se:.3f} (standard error)" if se is not None else f"± {fe['std']:.3f} (std)"
+        lines.append(f"final      {fe['mean']:.3f} {spread} over {fe['episodes']} episodes")
     lines.append(f"checkpoints ({len(info.checkpoints)})")
     for ck in info.checkpoints:
         steps = "unreadable" if ck.env_steps is None else f"{ck.env_steps:,} steps"

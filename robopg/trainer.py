@@ -196,7 +196,9 @@ class Trainer:
                 periodic = cfg.eval_every and self.update_idx % cfg.eval_every == 0
                 if self.dist.is_main and (last or periodic):
                     # The final evaluation lands in the metrics too (plots, `robopg info`).
-                    evaluation = self.evaluate(cfg.eval_episodes)
+                    evaluation = self.evaluate(
+                        cfg.final_eval_episodes if last else cfg.eval_episodes
+                    )
                     row.update(self._eval_metrics(evaluation))
                     final_eval = evaluation if last else None
                 if writer is not None:
@@ -215,7 +217,7 @@ class Trainer:
                     final_ckpt = self.save(self._checkpoint_path())
                 else:
                     if final_eval is None:  # resumed with no update left to run
-                        final_eval = self.evaluate(cfg.eval_episodes)
+                        final_eval = self.evaluate(cfg.final_eval_episodes)
                     final_ckpt = self.save(self.run.final, final_eval)
         return TrainResult(self.run_dir, final_ckpt, final_eval, self.env_steps, interrupted)
 
@@ -259,7 +261,12 @@ class Trainer:
     def _eval_metrics(self, result: EvalResult) -> dict[str, float]:
         if self.best_eval is None or result.mean > self.best_eval:
             self.best_eval = result.mean
-        return {"eval/return_mean": result.mean, "eval/return_std": result.std}
+        return {
+            "eval/return_mean": result.mean,
+            "eval/return_std": result.std,
+            "eval/return_stderr": result.stderr,
+            "eval/episodes": len(result.returns),
+        }
 
     def evaluate(self, episodes: int, deterministic: bool = True) -> EvalResult:
         """Deterministic evaluation on separate env instances with their own seeds."""
@@ -350,6 +357,7 @@ class Trainer:
             meta["eval"] = {
                 "mean": final_eval.mean,
                 "std": final_eval.std,
+                "stderr": final_eval.stderr,
                 "episodes": len(final_eval.returns),
                 "deterministic": final_eval.deterministic,
             }
@@ -414,6 +422,7 @@ def resume_config(source: Path, overrides: dict[str, Any]) -> TrainConfig:
         "device",
         "eval_every",
         "eval_episodes",
+        "final_eval_episodes",
         "checkpoint_every",
         "video_every",
         "tensorboard",

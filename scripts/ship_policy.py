@@ -3,11 +3,13 @@
 Usage:
     .venv/bin/python scripts/ship_policy.py RUN_DIR --command "robopg train reacher --seed 0" \
         --wall-s 123 --machine "16-core x86 host, 3 runs in parallel"
+    .venv/bin/python scripts/ship_policy.py --remeasure reacher   # re-evaluate a shipped card
 
 The shipped file keeps what acting needs (policy with its observation normaliser, value net,
 network config, action bounds, training config) and drops optimiser, RNG and env state: it is a
 third of the size and cannot be resumed from. The card records the deterministic evaluation
-over 50 episodes (seeds 0-49) that ``tests/test_shipped_policies.py`` checks.
+over 500 episodes (seeds 0-499), with its standard error, that
+``tests/test_shipped_policies.py`` checks.
 """
 
 from __future__ import annotations
@@ -16,22 +18,53 @@ import argparse
 import json
 from pathlib import Path
 
-from robopg.checkpoint import load_checkpoint, policy_only, save_checkpoint
+from robopg.checkpoint import atomic_write, load_checkpoint, policy_only, save_checkpoint
 from robopg.controller import Controller
 from robopg.evaluate import run_episodes
 from robopg.runs import resolve_policy_path
 
-EPISODES, SEED = 50, 0
+EPISODES, SEED = 500, 0
+
+
+def card_eval(task: str, target: Path) -> dict[str, object]:
+    """The card's evaluation block: deterministic, episodes seeded SEED … SEED+EPISODES-1."""
+    ctrl = Controller.load(target)
+    result = run_episodes(task, ctrl.act_batch, EPISODES, seed=SEED, deterministic=True)
+    print(f"{target}: {result.summary()}")
+    return {
+        "mean": round(result.mean, 4),
+        "std": round(result.std, 4),
+        "stderr": round(result.stderr, 4),
+        "episodes": EPISODES,
+        "seeds": f"{SEED}-{SEED + EPISODES - 1}",
+        "mode": "deterministic (mean action)",
+        "command": f"robopg eval {task} --episodes {EPISODES} --seed {SEED}",
+    }
+
+
+def remeasure(task: str, out: Path) -> None:
+    """Rewrite only the evaluation block of a shipped policy's card (the weights are kept)."""
+    target = out / f"{task}.safetensors"
+    card_path = target.with_suffix(".json")
+    card = json.loads(card_path.read_text())
+    card["eval"] = card_eval(task, target)
+    atomic_write(card_path, (json.dumps(card, indent=2) + "\n").encode())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", help="run directory or checkpoint file")
-    parser.add_argument("--command", required=True, help="the training command, as run")
-    parser.add_argument("--wall-s", type=float, required=True, help="wall time of the command")
-    parser.add_argument("--machine", required=True, help="where it ran")
+    parser.add_argument("run", nargs="?", help="run directory or checkpoint file")
+    parser.add_argument("--command", help="the training command, as run")
+    parser.add_argument("--wall-s", type=float, help="wall time of the command")
+    parser.add_argument("--machine", help="where it ran")
+    parser.add_argument("--remeasure", metavar="TASK", help="re-evaluate a shipped card only")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "policies"))
     args = parser.parse_args()
+    if args.remeasure:
+        remeasure(args.remeasure, Path(args.out))
+        return
+    if not (args.run and args.command and args.wall_s is not None and args.machine):
+        parser.error("shipping a run needs RUN, --command, --wall-s and --machine")
 
     source = resolve_policy_path(args.run)
     ckpt = policy_only(load_checkpoint(source))
@@ -39,22 +72,13 @@ def main() -> None:
     target = Path(args.out) / f"{task}.safetensors"
     save_checkpoint(target, ckpt)
 
-    ctrl = Controller.load(target)
-    result = run_episodes(task, ctrl.act_batch, EPISODES, seed=SEED, deterministic=True)
     card = {
         "task": task,
         "gym_id": ckpt.meta["gym_id"],
         "command": args.command,
         "steps": ckpt.meta["env_steps"],
         "seed": ckpt.meta["config"]["seed"],
-        "eval": {
-            "mean": round(result.mean, 4),
-            "std": round(result.std, 4),
-            "episodes": EPISODES,
-            "seeds": f"{SEED}-{SEED + EPISODES - 1}",
-            "mode": "deterministic (mean action)",
-            "command": f"robopg eval {task} --episodes {EPISODES} --seed {SEED}",
-        },
+        "eval": card_eval(task, target),
         "wall_time_s": args.wall_s,
         "train_loop_s": round(float(ckpt.meta["elapsed_s"]), 1),
         "machine": args.machine,
@@ -62,8 +86,7 @@ def main() -> None:
         "contents": "policy + observation normaliser + value net; no optimiser/RNG state "
         "(cannot be resumed)",
     }
-    target.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
-    print(f"{target}: {result.summary()}")
+    atomic_write(target.with_suffix(".json"), (json.dumps(card, indent=2) + "\n").encode())
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ TINY = {
     "num_envs": 8,
     "steps_per_batch": 400,
     "eval_episodes": 3,
+    "final_eval_episodes": 3,
     "checkpoint_every": 2,
     "device": "cpu",
 }

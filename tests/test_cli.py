@@ -23,7 +23,7 @@ def test_train_writes_run_directory_and_eval_reads_it(tmp_path: Path) -> None:
 
     result = runner.invoke(app, ["eval", str(run_dir), "--episodes", "3"])
     assert result.exit_code == 0, result.output
-    assert "over 3 episodes, deterministic" in result.output
+    assert "over 3 episodes, deterministic" in result.output.replace("\n", "")
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ from robopg.trainer import Trainer
 
 @pytest.mark.slow
 def test_short_training_improves_deterministic_return(tmp_path: Path) -> None:
-    cfg = TrainConfig(steps=200_000, seed=3, device="cpu", out=str(tmp_path), eval_episodes=30)
+    cfg = TrainConfig(steps=200_000, seed=3, device="cpu", out=str(tmp_path),
+                      eval_episodes=30, final_eval_episodes=30)  # fmt: skip
     trainer = Trainer(cfg, show_progress=False)
     before = trainer.evaluate(30)  # same 30 evaluation episodes (seeds) before and after
     result = trainer.train()

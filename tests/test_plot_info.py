@@ -91,7 +91,8 @@ def test_info_summarises_a_run(tiny_run: Path) -> None:
     final = load_checkpoint(tiny_run / "final.safetensors").meta["eval"]
     assert "reacher · finished" in result.output
     assert "1,600 of 1,600 env steps, 4 updates" in result.output
-    assert f"final      {final['mean']:.3f} ± {final['std']:.3f} over 3 episodes" in result.output
+    expect = f"final      {final['mean']:.3f} ± {final['stderr']:.3f} (standard error) over 3"
+    assert expect in result.output
     assert "step_0000000800.safetensors  800 steps" in result.output
     assert "steps_per_batch=400" in result.output
 

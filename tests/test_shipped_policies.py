@@ -41,7 +41,7 @@ def test_eval_with_a_task_name_uses_the_shipped_policy() -> None:
     result = CliRunner().invoke(app, ["eval", "reacher", "--episodes", "4"])
     assert result.exit_code == 0, result.output
     assert "policies/reacher.safetensors" in result.output.replace("\n", "")
-    assert "over 4 episodes, deterministic" in result.output
+    assert "over 4 episodes, deterministic" in result.output.replace("\n", "")
 
 
 def test_shipped_policy_cannot_be_resumed() -> None:
