@@ -102,17 +102,20 @@ def main() -> None:
     seeds = ", ".join(map(str, args.seeds))
     base_name = f"preset {args.preset}" if args.preset else "defaults"
     head = f"{args.task} ({base_name}), {args.steps:,} steps"
-    print(f"\n| {head} | change | median | seeds ({seeds}) |")
-    print("|---|---|---|---|")
+    print(f"\n| {head} | change | median | SE/run | seeds ({seeds}) |")
+    print("|---|---|---|---|---|")
     for label, over in variants:
-        finals = [
-            r["final_return"] for (lab, _, _), r in zip(jobs, results, strict=True) if lab == label
-        ]
+        mine = [r for (lab, _, _), r in zip(jobs, results, strict=True) if lab == label]
+        finals = [r["final_return"] for r in mine]
+        # The standard error of each run's final eval: a gap between variants smaller than a
+        # few of these is evaluation noise, not an effect.
+        se = statistics.median(r["final_stderr"] for r in mine)
         med = statistics.median(finals)
-        rows.append({"variant": label, "overrides": over, "median": med, "finals": finals})
-        print(
-            f"| {label} | {describe(over)} | {med:.2f} | {' / '.join(f'{x:.2f}' for x in finals)} |"
+        rows.append(
+            {"variant": label, "overrides": over, "median": med, "stderr": se, "finals": finals}
         )
+        each = " / ".join(f"{x:.2f}" for x in finals)
+        print(f"| {label} | {describe(over)} | {med:.2f} | {se:.2f} | {each} |")
     Path(args.out).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2))
     print(f"\nresults: {args.out}")
 
