@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from safetensors.torch import save as st_save
 
-from robopg.checkpoint_format import FORMAT, FORMAT_VERSION, META_KEY, read_checkpoint_file
+from robopg.checkpoint_format import FORMAT, META_KEY, format_version_for, read_checkpoint_file
 from robopg.errors import CheckpointError, WriteError
 
 
@@ -84,7 +84,7 @@ class Checkpoint:
 
 def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
     """Serialise and atomically write ``ckpt`` to ``path``."""
-    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, **ckpt.meta}
+    meta = {"format": FORMAT, "format_version": format_version_for(ckpt.meta), **ckpt.meta}
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in ckpt.tensors.items()}
     data = st_save(tensors, metadata={META_KEY: json.dumps(meta)})
     atomic_write(Path(path), data)

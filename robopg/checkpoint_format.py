@@ -20,7 +20,18 @@ from safetensors import SafetensorError, safe_open
 from robopg.errors import CheckpointError
 
 FORMAT = "robopg-checkpoint"
-FORMAT_VERSION = 1
+#: 2: the ``net`` header may say ``std: "state"`` (a ``log_std_net`` head instead of
+#: ``log_std``). Files of a ``param`` policy are still written as 1, so an older robopg that
+#: can act with them keeps reading them; it refuses a 2 with the "newer format" sentence.
+FORMAT_VERSION = 2
+
+
+def format_version_for(meta: dict[str, Any]) -> int:
+    """The oldest format version that describes a checkpoint with this header."""
+    net = meta.get("net")
+    return 2 if isinstance(net, dict) and net.get("std", "param") != "param" else 1
+
+
 META_KEY = "robopg"
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from robopg.errors import ConfigError
+from robopg.net_config import STD_KINDS, NetConfig
 
 BASELINES = ("value", "mean", "none")
 DEVICES = ("auto", "cpu", "cuda")
@@ -50,6 +51,11 @@ class TrainConfig:
     hidden: str = _f("64,64", "Hidden layer sizes of policy and value nets, comma-separated.")
     activation: str = _f("tanh", "Hidden activation: tanh, relu or elu.")
     log_std_init: float = _f(-0.5, "Initial log standard deviation of the policy.")
+    std: str = _f(
+        "param", "Policy σ: param (one free log σ per joint) or state (a bounded head of s)."
+    )
+    log_std_min: float = _f(-5.0, "Lower bound of a state-dependent log σ (--std state).")
+    log_std_max: float = _f(1.0, "Upper bound of a state-dependent log σ (--std state).")
     device: str = _f("auto", "auto (CUDA if available), cpu or cuda.")
     engine: str = _f("auto", "Env backend: auto (batched where available), batch or gym.")
     num_threads: int = _f(0, "Threads for the batched engine (0: all cores).")
@@ -62,6 +68,19 @@ class TrainConfig:
     checkpoint_every: int = _f(50, "Write a checkpoint every K updates (the last one is kept).")
     video_every: int = _f(0, "Record a short eval video in <run>/videos every K updates (0: off).")
     out: str = _f("runs", "Folder in which the run directory runs/<env>-<time>/ is created.")
+
+    def net_config(self, obs_dim: int, act_dim: int) -> NetConfig:
+        """The policy architecture these settings describe, for a task of the given sizes."""
+        return NetConfig(
+            obs_dim=obs_dim,
+            act_dim=act_dim,
+            hidden=self.hidden_sizes(),
+            activation=self.activation,
+            log_std_init=self.log_std_init,
+            std=self.std,
+            log_std_min=self.log_std_min,
+            log_std_max=self.log_std_max,
+        )
 
     def hidden_sizes(self) -> tuple[int, ...]:
         """``hidden`` parsed to a tuple of layer widths."""
@@ -88,7 +107,16 @@ class TrainConfig:
             if not ok:
                 raise ConfigError(msg)
 
-        for name in ("gamma", "lam", "lr", "value_lr", "log_std_init", "max_grad_norm"):
+        for name in (
+            "gamma",
+            "lam",
+            "lr",
+            "value_lr",
+            "log_std_init",
+            "log_std_min",
+            "log_std_max",
+            "max_grad_norm",
+        ):
             value = getattr(self, name)
             need(math.isfinite(value), f"{name} must be a finite number, got {value}.")
         need(0.0 <= self.gamma <= 1.0, f"--gamma must be in [0, 1], got {self.gamma}.")
@@ -129,6 +157,15 @@ class TrainConfig:
         need(
             self.activation in ("tanh", "relu", "elu"),
             f"--activation must be tanh, relu or elu, got '{self.activation}'.",
+        )
+        need(
+            self.std in STD_KINDS,
+            f"--std must be one of {', '.join(STD_KINDS)}, got '{self.std}'.",
+        )
+        need(
+            self.std == "param" or self.log_std_min < self.log_std_init < self.log_std_max,
+            f"--log-std-init ({self.log_std_init}) must lie strictly between --log-std-min "
+            f"({self.log_std_min}) and --log-std-max ({self.log_std_max}) with --std state.",
         )
         need(self.num_threads >= 0, f"--num-threads must be ≥ 0, got {self.num_threads}.")
         need(self.eval_every >= 0, f"--eval-every must be ≥ 0, got {self.eval_every}.")

@@ -1,7 +1,8 @@
 """Controllers: a saved policy as a plain numpy function, for use outside training.
 
 ``Controller.load(path)`` reads a checkpoint once (safetensors' numpy reader, no pickle) into
-float64 numpy arrays: the mean MLP, the observation normaliser and σ. Neither loading nor acting
+float64 numpy arrays: the mean MLP, the observation normaliser and σ (a vector, or for a
+``--std state`` policy the bounded log-σ head). Neither loading nor acting
 imports torch (the import contract "controllers run without torch" checks it), so a controller
 runs in a robot process or a MuJoCo callback with no deep-learning stack installed.
 """
@@ -40,11 +41,16 @@ def policy_shapes(net: NetConfig) -> dict[str, tuple[int, ...]]:
         "obs_norm.mean": (net.obs_dim,),
         "obs_norm.var": (net.obs_dim,),
         "obs_norm.count": (),
-        "log_std": (net.act_dim,),
     }
-    for i, (out, inp) in enumerate(net.linear_layers()):
-        shapes[f"mean_net.{2 * i}.weight"] = (out, inp)
-        shapes[f"mean_net.{2 * i}.bias"] = (out,)
+    nets = ["mean_net"]
+    if net.std == "state":
+        nets.append("log_std_net")
+    else:
+        shapes["log_std"] = (net.act_dim,)
+    for name in nets:
+        for i, (out, inp) in enumerate(net.linear_layers()):
+            shapes[f"{name}.{2 * i}.weight"] = (out, inp)
+            shapes[f"{name}.{2 * i}.bias"] = (out,)
     return shapes
 
 
@@ -73,9 +79,36 @@ def policy_arrays(tensors: dict[str, np.ndarray], net: NetConfig) -> dict[str, n
     return {k: np.asarray(v, dtype=np.float64) for k, v in state.items()}
 
 
+def _mlp(
+    x: np.ndarray, weights: list[np.ndarray], biases: list[np.ndarray], act: str
+) -> np.ndarray:
+    """``robopg.policy.mlp`` in numpy: Linear layers with ``act`` between them, none after."""
+    fn = _ACTIVATIONS[act]
+    last = len(weights) - 1
+    for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
+        x = x @ w.T + b
+        if i < last:
+            x = fn(x)
+    return x
+
+
+@dataclass(frozen=True)
+class StateStd:
+    """A ``--std state`` policy's log-σ head: MLP, then squashed into [log_min, log_max]."""
+
+    weights: list[np.ndarray]
+    biases: list[np.ndarray]
+    log_min: float
+    log_max: float
+
+
 @dataclass
 class Controller:
-    """Deterministic (or seeded stochastic) numpy policy: normalise → MLP → clip."""
+    """Deterministic (or seeded stochastic) numpy policy: normalise → MLP → clip.
+
+    ``std`` is σ (act_dim,) of a state-independent policy; a state-dependent one has
+    ``std=None`` and its head in ``state_std`` (``std_batch`` gives σ(s) either way).
+    """
 
     task: str
     weights: list[np.ndarray]
@@ -84,11 +117,12 @@ class Controller:
     obs_mean: np.ndarray
     obs_std: np.ndarray
     obs_clip: float
-    std: np.ndarray
+    std: np.ndarray | None
     action_low: np.ndarray
     action_high: np.ndarray
     stochastic: bool = False
     rng: np.random.Generator | None = None
+    state_std: StateStd | None = None
 
     @classmethod
     def load(
@@ -100,6 +134,14 @@ class Controller:
         net = NetConfig.from_dict(meta.get("net"))
         policy = policy_arrays(tensors, net)
         layers = range(len(net.linear_layers()))
+        state_std = None
+        if net.std == "state":
+            state_std = StateStd(
+                weights=[policy[f"log_std_net.{2 * i}.weight"] for i in layers],
+                biases=[policy[f"log_std_net.{2 * i}.bias"] for i in layers],
+                log_min=net.log_std_min,
+                log_max=net.log_std_max,
+            )
         return cls(
             task=str(meta["task"]),
             weights=[policy[f"mean_net.{2 * i}.weight"] for i in layers],
@@ -108,11 +150,12 @@ class Controller:
             obs_mean=policy["obs_norm.mean"],
             obs_std=np.sqrt(policy["obs_norm.var"] + OBS_NORM_EPSILON),
             obs_clip=OBS_NORM_CLIP,
-            std=np.exp(policy["log_std"]),
+            std=None if state_std else np.exp(policy["log_std"]),
             action_low=np.asarray(meta["action_low"], dtype=np.float64),
             action_high=np.asarray(meta["action_high"], dtype=np.float64),
             stochastic=stochastic,
             rng=np.random.default_rng(seed) if stochastic else None,
+            state_std=state_std,
         )
 
     @property
@@ -123,24 +166,34 @@ class Controller:
     def act_dim(self) -> int:
         return int(self.weights[-1].shape[0])
 
-    def act_batch(self, obs: np.ndarray) -> np.ndarray:
-        """(N, obs_dim) raw observations → (N, act_dim) actions in the actuator range."""
+    def _normalised(self, obs: np.ndarray) -> np.ndarray:
         x = np.asarray(obs, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.obs_dim:
             raise ValueError(
                 f"Controller for '{self.task}' expects observations of shape (N, {self.obs_dim}), "
                 f"got {x.shape}."
             )
-        h = np.clip((x - self.obs_mean) / self.obs_std, -self.obs_clip, self.obs_clip)
-        act = _ACTIVATIONS[self.activation]
-        last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            h = h @ w.T + b
-            if i < last:
-                h = act(h)
+        return np.clip((x - self.obs_mean) / self.obs_std, -self.obs_clip, self.obs_clip)
+
+    def _std_of_normalised(self, norm: np.ndarray) -> np.ndarray:
+        if self.state_std is None:
+            assert self.std is not None
+            return np.broadcast_to(self.std, (norm.shape[0], self.act_dim))
+        s = self.state_std
+        raw = _mlp(norm, s.weights, s.biases, self.activation)
+        return np.exp(s.log_min + (s.log_max - s.log_min) * 0.5 * (np.tanh(raw) + 1.0))
+
+    def std_batch(self, obs: np.ndarray) -> np.ndarray:
+        """(N, obs_dim) raw observations → (N, act_dim) σ(s) of the exploration noise."""
+        return self._std_of_normalised(self._normalised(obs))
+
+    def act_batch(self, obs: np.ndarray) -> np.ndarray:
+        """(N, obs_dim) raw observations → (N, act_dim) actions in the actuator range."""
+        norm = self._normalised(obs)
+        h = _mlp(norm, self.weights, self.biases, self.activation)
         if self.stochastic:
             assert self.rng is not None
-            h = h + self.rng.standard_normal(h.shape) * self.std
+            h = h + self.rng.standard_normal(h.shape) * self._std_of_normalised(norm)
         return np.clip(h, self.action_low, self.action_high)
 
     def act(self, obs: np.ndarray) -> np.ndarray:

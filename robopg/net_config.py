@@ -17,6 +17,10 @@ from robopg.errors import CheckpointError
 OBS_NORM_CLIP = 10.0
 OBS_NORM_EPSILON = 1e-8
 
+#: How σ is parameterised: ``param`` (one free log σ per action dim, state-independent) or
+#: ``state`` (a second MLP head, log σ(s) bounded to [log_std_min, log_std_max] by a tanh).
+STD_KINDS = ("param", "state")
+
 
 @dataclass(frozen=True)
 class NetConfig:
@@ -27,6 +31,18 @@ class NetConfig:
     hidden: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
     log_std_init: float = -0.5
+    std: str = "param"
+    log_std_min: float = -5.0
+    log_std_max: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.std not in STD_KINDS:
+            raise CheckpointError(f"Unknown std kind '{self.std}'; expected one of {STD_KINDS}.")
+        if self.std == "state" and not (self.log_std_min < self.log_std_init < self.log_std_max):
+            raise CheckpointError(
+                f"log_std_init {self.log_std_init} must lie strictly inside "
+                f"[log_std_min, log_std_max] = [{self.log_std_min}, {self.log_std_max}]."
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form stored in every checkpoint's ``net`` header."""
@@ -36,6 +52,9 @@ class NetConfig:
             "hidden": list(self.hidden),
             "activation": self.activation,
             "log_std_init": self.log_std_init,
+            "std": self.std,
+            "log_std_min": self.log_std_min,
+            "log_std_max": self.log_std_max,
         }
 
     @classmethod
@@ -50,11 +69,16 @@ class NetConfig:
                 hidden=tuple(int(h) for h in net["hidden"]),
                 activation=str(net["activation"]),
                 log_std_init=float(net["log_std_init"]),
+                # Checkpoints written before state-dependent σ existed are all ``param``.
+                std=str(net.get("std", "param")),
+                log_std_min=float(net.get("log_std_min", -5.0)),
+                log_std_max=float(net.get("log_std_max", 1.0)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"Checkpoint network config is incomplete: {exc}.") from None
 
     def linear_layers(self) -> list[tuple[int, int]]:
-        """(out, in) weight shape of each Linear of the mean MLP, input layer first."""
+        """(out, in) weight shape of each Linear of the mean MLP (and of the log-σ head, which
+        has the same shape), input layer first."""
         sizes = [self.obs_dim, *self.hidden, self.act_dim]
         return [(sizes[i + 1], sizes[i]) for i in range(len(sizes) - 1)]

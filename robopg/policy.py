@@ -1,7 +1,11 @@
 """Networks: the Gaussian policy π(a|s) = N(μ_θ(s), diag σ²) and the value baseline V_φ(s).
 
-The mean is an MLP of the normalised observation; log σ is a free parameter vector
-(state-independent), as in the classic VPG/TRPO setups. Log-probabilities are of the *unclipped*
+The mean is an MLP of the normalised observation. log σ is either a free parameter vector
+(``std="param"``, state-independent, as in the classic VPG/TRPO setups) or a second MLP head of
+the same observation (``std="state"``), squashed by a tanh into [log σ_min, log σ_max]: a
+state-dependent σ can explore widely where the task is still open and little where the mean is
+already right (on Pusher, a single σ is 7-20× the mean action's energy while pushing). Either
+way the deterministic action is the mean. Log-probabilities are of the *unclipped*
 sample; clipping to the actuator range happens only when the action is sent to the simulator
 (see ``rollout.py``), so the estimator stays the exact score function of the sampled action.
 """
@@ -38,37 +42,87 @@ def mlp(sizes: list[int], activation: str = "tanh", out_gain: float = 1.0) -> nn
     return nn.Sequential(*layers)
 
 
+def squash_log_std(raw: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """Map the head's output into [low, high]: low + (high − low)·(tanh(raw) + 1)/2."""
+    return low + (high - low) * 0.5 * (torch.tanh(raw) + 1.0)
+
+
 class GaussianPolicy(nn.Module):
-    """Diagonal Gaussian over actions with an MLP mean and a learned state-independent log σ.
+    """Diagonal Gaussian over actions: an MLP mean and a learned log σ (a free vector, or a
+    bounded head of the state; see the module docstring).
 
     Owns the observation normaliser: ``forward`` takes *raw* observations.
     """
+
+    log_std: nn.Parameter  # std="param": (act_dim,)
+    log_std_net: nn.Sequential  # std="state": obs_dim → … → act_dim, before the squash
 
     def __init__(self, cfg: NetConfig) -> None:
         super().__init__()
         self.cfg = cfg
         self.obs_norm = RunningMeanStd(cfg.obs_dim)
         self.mean_net = mlp([cfg.obs_dim, *cfg.hidden, cfg.act_dim], cfg.activation, out_gain=0.01)
-        self.log_std = nn.Parameter(torch.full((cfg.act_dim,), float(cfg.log_std_init)))
+        self.state_std = cfg.std == "state"
+        if self.state_std:
+            # Small output weights and a bias at the squash's preimage of log_std_init: the first
+            # σ(s) is log_std_init everywhere (within a few hundredths), as with the free
+            # parameter.
+            head = mlp([cfg.obs_dim, *cfg.hidden, cfg.act_dim], cfg.activation, out_gain=0.01)
+            out = head[-1]
+            assert isinstance(out, nn.Linear)
+            frac = (cfg.log_std_init - cfg.log_std_min) / (cfg.log_std_max - cfg.log_std_min)
+            with torch.no_grad():
+                out.bias.fill_(math.atanh(2.0 * frac - 1.0))
+            self.log_std_net = head
+        else:
+            self.log_std = nn.Parameter(torch.full((cfg.act_dim,), float(cfg.log_std_init)))
 
     def mean_action(self, obs: torch.Tensor) -> torch.Tensor:
         """μ_θ(s) for raw observations (..., obs_dim) → (..., act_dim)."""
         return self.mean_net(self.obs_norm(obs))
 
+    def _log_std_of_normed(self, norm_obs: torch.Tensor) -> torch.Tensor:
+        if self.state_std:
+            raw = self.log_std_net(norm_obs)
+            return squash_log_std(raw, self.cfg.log_std_min, self.cfg.log_std_max)
+        return self.log_std
+
+    def log_std_of(self, obs: torch.Tensor) -> torch.Tensor:
+        """log σ for raw observations (..., obs_dim) → (..., act_dim) (broadcast for ``param``)."""
+        return self._log_std_of_normed(self.obs_norm(obs)).expand(*obs.shape[:-1], -1)
+
+    def mean_and_log_std(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(μ(s), log σ(s)) from one normalisation; log σ is (act_dim,) for ``param``."""
+        norm = self.obs_norm(obs)
+        return self.mean_net(norm), self._log_std_of_normed(norm)
+
     def distribution(self, obs: torch.Tensor) -> torch.distributions.Normal:
         """π_θ(·|s) as a torch Normal (used for sampling; log-prob and entropy are ours below)."""
-        return torch.distributions.Normal(self.mean_action(obs), self.log_std.exp())
+        mean, log_std = self.mean_and_log_std(obs)
+        return torch.distributions.Normal(mean, log_std.exp())
 
     def log_prob(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """log π_θ(a|s) summed over action dims: (..., act_dim) → (...)."""
-        mean = self.mean_action(obs)
-        z = (actions - mean) * torch.exp(-self.log_std)
-        per_dim = -0.5 * z.square() - self.log_std - 0.5 * math.log(2 * math.pi)
+        mean, log_std = self.mean_and_log_std(obs)
+        z = (actions - mean) * torch.exp(-log_std)
+        per_dim = -0.5 * z.square() - log_std - 0.5 * math.log(2 * math.pi)
         return per_dim.sum(-1)
 
-    def entropy(self) -> torch.Tensor:
-        """Entropy of the Gaussian (state-independent, so a scalar): Σ_i (½ log 2πe + log σ_i)."""
-        return (0.5 * math.log(2 * math.pi * math.e) + self.log_std).sum()
+    def entropy(self, obs: torch.Tensor | None = None) -> torch.Tensor:
+        """Entropy Σ_i (½ log 2πe + log σ_i): a scalar for ``param``; for ``state`` the mean
+        over the states ``obs`` (..., obs_dim), which it then needs."""
+        if not self.state_std:
+            return (0.5 * math.log(2 * math.pi * math.e) + self.log_std).sum()
+        if obs is None:
+            raise ValueError("A state-dependent σ has an entropy per state: pass obs.")
+        per_state = (0.5 * math.log(2 * math.pi * math.e) + self.log_std_of(obs)).sum(-1)
+        return per_state.mean()
+
+    def mean_std(self, obs: torch.Tensor) -> torch.Tensor:
+        """σ averaged over action dims (and over the states ``obs`` for ``state``): a scalar."""
+        if not self.state_std:
+            return self.log_std.exp().mean()
+        return self.log_std_of(obs).exp().mean()
 
     @torch.no_grad()
     def act(
@@ -78,11 +132,11 @@ class GaussianPolicy(nn.Module):
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """Sample a ~ π(·|s) (or the mean when deterministic), unclipped."""
-        mean = self.mean_action(obs)
         if deterministic:
-            return mean
+            return self.mean_action(obs)
+        mean, log_std = self.mean_and_log_std(obs)
         noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-        return mean + noise * self.log_std.exp()
+        return mean + noise * log_std.exp()
 
 
 class ValueNet(nn.Module):

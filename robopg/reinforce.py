@@ -134,10 +134,10 @@ def update(
 
     metrics = {
         "train/policy_loss": loss.detach(),
-        "train/entropy": policy.entropy().detach(),
+        "train/entropy": policy.entropy(obs).detach(),
         "train/approx_kl": approx_kl,
         "train/grad_norm": grad_norm.detach(),
-        "train/std": policy.log_std.exp().mean().detach(),
+        "train/std": policy.mean_std(obs).detach(),
         "train/adv_std": raw_adv_std,
     }
 

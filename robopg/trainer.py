@@ -32,7 +32,7 @@ from robopg.errors import CheckpointError, ConfigError, RobopgError, TrainingDiv
 from robopg.evaluate import EvalResult, run_episodes
 from robopg.metrics import MetricsWriter, TrainingProgress, drop_torn_lines, require_tensorboard
 from robopg.normalize import update_across_ranks
-from robopg.policy import GaussianPolicy, NetConfig, ValueNet
+from robopg.policy import GaussianPolicy, ValueNet
 from robopg.reinforce import UpdateSettings, update
 from robopg.rollout import RolloutCollector
 from robopg.run_setup import derive_seeds, pick_device
@@ -87,13 +87,7 @@ class Trainer:
             cfg.env, cfg.num_envs, engine=cfg.engine, num_threads=cfg.num_threads or None
         )
         torch.manual_seed(self.seeds["init"])
-        self.net_cfg = NetConfig(
-            obs_dim=self.env.obs_dim,
-            act_dim=self.env.act_dim,
-            hidden=cfg.hidden_sizes(),
-            activation=cfg.activation,
-            log_std_init=cfg.log_std_init,
-        )
+        self.net_cfg = cfg.net_config(self.env.obs_dim, self.env.act_dim)
         self.policy = GaussianPolicy(self.net_cfg).to(self.device)
         self.value = ValueNet(self.net_cfg).to(self.device) if cfg.baseline == "value" else None
         self.dist.broadcast_parameters(self.policy)

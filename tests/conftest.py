@@ -34,3 +34,12 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = Trainer(tiny_config(out), show_progress=False).train()
     assert result.run_dir is not None
     return result.run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_state_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same 4-update reacher run with a state-dependent σ (``--std state``)."""
+    out = tmp_path_factory.mktemp("runs-state")
+    result = Trainer(tiny_config(out, std="state"), show_progress=False).train()
+    assert result.run_dir is not None
+    return result.run_dir

@@ -40,7 +40,7 @@ import torch
 
 from robopg.envs import VectorEnv
 from robopg.errors import CheckpointError, ConfigError, EnvError
-from robopg.policy import GaussianPolicy, NetConfig
+from robopg.policy import GaussianPolicy
 from robopg.rollout import Rollout, RolloutCollector
 from robopg.variance.estimators import (
     FittedValue,
@@ -242,13 +242,7 @@ def untrained_policy(env: VectorEnv, seed: int) -> GaussianPolicy:
     from robopg.trainer import derive_seeds
 
     cfg = TrainConfig(env=env.task, seed=seed)
-    net_cfg = NetConfig(
-        obs_dim=env.obs_dim,
-        act_dim=env.act_dim,
-        hidden=cfg.hidden_sizes(),
-        activation=cfg.activation,
-        log_std_init=cfg.log_std_init,
-    )
+    net_cfg = cfg.net_config(env.obs_dim, env.act_dim)
     with torch.random.fork_rng():
         torch.manual_seed(derive_seeds(seed, 0)["init"])  # the Trainer's init seed
         return GaussianPolicy(net_cfg)
