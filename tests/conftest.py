@@ -7,6 +7,7 @@ import pytest
 
 from robopg.config import TrainConfig
 from robopg.trainer import Trainer
+from robopg.variance import VarianceSettings
 
 # Shared test problems (tests/helpers/*.py) import as plain modules, e.g. `linear_gaussian`.
 sys.path.insert(0, str(Path(__file__).resolve().parent / "helpers"))
@@ -21,6 +22,20 @@ TINY = {
     "checkpoint_every": 2,
     "device": "cpu",
 }
+
+
+def tiny_variance_settings() -> VarianceSettings:
+    """The smallest ``robopg variance`` study that still has two batch sizes to compare."""
+    return VarianceSettings(
+        episodes=6,
+        reference_episodes=4,
+        value_episodes=2,
+        batch_episodes=(1, 2),
+        gammas=(0.99,),
+        lams=(1.0,),
+        value_epochs=1,
+        num_envs=6,
+    )
 
 
 def tiny_config(out: Path, **overrides: object) -> TrainConfig:

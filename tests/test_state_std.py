@@ -20,6 +20,8 @@ from robopg.net_config import NetConfig
 from robopg.policy import GaussianPolicy
 from robopg.saved_policy import load_policy
 
+from .conftest import tiny_variance_settings
+
 STATE = NetConfig(obs_dim=5, act_dim=3, std="state", log_std_min=-4.0, log_std_max=0.5)
 
 
@@ -143,19 +145,9 @@ def test_bad_std_options_are_one_sentence(args: list[str], message: str) -> None
 
 
 def test_variance_works_at_a_state_sigma_policy(tiny_state_run: Path) -> None:
-    from robopg.variance import VarianceSettings, run_variance
+    from robopg.variance import run_variance
 
-    settings = VarianceSettings(
-        episodes=6,
-        reference_episodes=4,
-        value_episodes=2,
-        batch_episodes=(1, 2),
-        gammas=(0.99,),
-        lams=(1.0,),
-        value_epochs=1,
-        num_envs=6,
-    )
-    report = run_variance(str(tiny_state_run), settings)
+    report = run_variance(str(tiny_state_run), tiny_variance_settings())
     assert report.task == "reacher" and {r.repeats for r in report.rows} == {6, 3}
     assert all(
         np.isfinite(r.total_variance.value) and r.total_variance.value > 0 for r in report.rows

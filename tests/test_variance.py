@@ -33,6 +33,8 @@ from robopg.variance import (
     whole_episode_returns,
 )
 
+from .conftest import tiny_variance_settings
+
 BATCHES = (4, 16)
 
 
@@ -238,17 +240,7 @@ def test_variance_command_quick_on_reacher_writes_table_json_csv_png(tmp_path: P
 
 
 def test_variance_at_a_checkpoint(tiny_run: Path) -> None:
-    settings = VarianceSettings(
-        episodes=6,
-        reference_episodes=4,
-        value_episodes=2,
-        batch_episodes=(1, 2),
-        gammas=(0.99,),
-        lams=(1.0,),
-        value_epochs=1,
-        num_envs=6,
-    )
-    report = run_variance(str(tiny_run), settings)
+    report = run_variance(str(tiny_run), tiny_variance_settings())
     assert report.task == "reacher" and report.policy.startswith("checkpoint ")
     assert report.policy.endswith("final.safetensors")
     assert {r.repeats for r in report.rows} == {6, 3}
