@@ -87,11 +87,14 @@ def test_tiny_study_writes_a_preset_train_accepts_and_resumes(tmp_path: Path) ->
     (again,) = (tmp_path / "again").iterdir()
     assert json.loads((again / "config.json").read_text())["lr"] == best.params["lr"]
 
-    result = runner.invoke(app, tune_args(tmp_path, 5))  # the same command, a larger budget
+    # The same command with a larger budget resumes; --jobs 2 runs the rest in two processes.
+    result = runner.invoke(app, tune_args(tmp_path, 5, "--jobs", "2"))
     assert result.exit_code == 0, result.output
     trials = load(tmp_path).trials
-    assert len(trials) == 5
+    assert len(trials) in (5, 6)  # two workers may both start the last trial
     assert [(t.number, t.params, t.state) for t in trials[:3]] == first
+    assert {t.user_attrs["config"]["num_threads"] for t in trials[3:]} == {1}
+    assert "study reacher: " in result.output and "best score" in result.output
 
 
 def test_two_processes_on_one_sqlite_study_both_contribute(tmp_path: Path) -> None:

@@ -46,7 +46,6 @@ def trials_table(study: optuna.Study, space: dict[str, Param]) -> Table:
             f"{mark}{t.number}",
             state,
             f"{mark}{score}",
-            str(len(t.user_attrs.get("evals", []))),
         ]
         row += [_fmt(t.params.get(name, "")) for name in searched]
         table.add_row(*row)
