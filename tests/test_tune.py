@@ -149,6 +149,7 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tmp_path: Path) -> No
         ("lr = { low = 1e-2, high = 1e-4 }", "'lr' in"),
         ("hidden = { choices = [] }", "'hidden' in"),
         ("gamma = { low = 0.9 }", "'gamma' in"),
+        ("lam = { low = 0.9, high = 1.2 }", "--lam must be in [0, 1], got 1.2."),
     ],
 )
 def test_bad_space_file_is_one_sentence(tmp_path: Path, space: str, message: str) -> None:
@@ -167,7 +168,7 @@ def test_empty_ranges_and_choices_say_so() -> None:
     with pytest.raises(ConfigError, match="empty choice list"):
         parse_param("hidden", {"choices": []}, "test")
     with pytest.raises(ConfigError, match="log range needs low > 0"):
-        parse_param("lr", {"low": 0.0, "high": 1e-2, "log": True}, "test")
+        parse_param("log_std_init", {"low": 0.0, "high": 1.0, "log": True}, "test")
     with pytest.raises(ConfigError, match="must be int"):
         parse_param("value_epochs", {"low": 1, "high": "many"}, "test")
 

@@ -138,7 +138,13 @@ def _check(name: str, value: Any, at: str) -> Any:
     """``value`` coerced to the field's type, with TrainConfig's own one-sentence error."""
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{at} must be finite, got {value}.")
-    return getattr(TrainConfig().updated({name: value}, at), name)
+    cfg = TrainConfig().updated({name: value}, at)
+    if name not in ("steps_per_batch", "num_envs"):  # those two are made to fit each other
+        try:
+            cfg.validate()
+        except ConfigError as exc:
+            raise ConfigError(f"{at}: {exc}") from None
+    return getattr(cfg, name)
 
 
 def sample_overrides(space: dict[str, Param], trial: Trial, base: TrainConfig) -> dict[str, Any]:

@@ -13,6 +13,7 @@ the same command resumes the study; a finished trial is in the storage the momen
 from __future__ import annotations
 
 import multiprocessing
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -23,8 +24,9 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
+from rich.markup import escape
 
-from robopg.errors import ConfigError, TrainingDiverged
+from robopg.errors import ConfigError, RobopgError, TrainingDiverged
 from robopg.stopping import GracefulStop
 from robopg.tune.objective import TrialSettings, TrialStopped, run_trial
 
@@ -135,7 +137,12 @@ def work(
 
 def _worker_main(spec: StudySpec, worker: int) -> None:
     """Entry point of a --jobs worker process (spawned: a fresh interpreter)."""
-    work(spec, Console(stderr=True), worker)
+    console = Console(stderr=True)
+    try:
+        work(spec, console, worker)
+    except RobopgError as exc:  # one sentence, as the CLI would print it; the parent says more
+        console.print(f"[bold red]error:[/] worker {worker}: {escape(str(exc))}", highlight=False)
+        sys.exit(2)
 
 
 def run_workers(spec: StudySpec, jobs: int, poll: Callable[[], None]) -> bool:
@@ -156,7 +163,10 @@ def run_workers(spec: StudySpec, jobs: int, poll: Callable[[], None]) -> bool:
         proc.join()
     failed = [k for k, p in enumerate(procs) if p.exitcode not in (0, None)]
     if failed and not stop.requested:
-        raise RuntimeError(f"tune workers {failed} failed (see their output above)")
+        raise RobopgError(
+            f"tune worker(s) {', '.join(map(str, failed))} stopped with an error (printed above); "
+            "finished trials are kept, rerun the command to resume."
+        )
     return not stop.requested
 
 
