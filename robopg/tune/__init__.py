@@ -63,8 +63,8 @@ def run_tune(
 ) -> TuneOutcome:
     """Run (or resume, or join) a study of ``trials`` trials of ``base`` over the space.
 
-    ``live(renderable_fn)`` is how the caller shows the trials table while trials run (the CLI
-    passes a rich ``Live`` updater); without it nothing is drawn until the end.
+    ``live(table)`` is called with a fresh rich table of the trials after each trial (every
+    second with ``jobs`` > 1); the CLI shows it in a rich ``Live``.
     """
     require_optuna()
     if trials < 1:
@@ -81,6 +81,7 @@ def run_tune(
     from robopg.tune.study import (
         StudySpec,
         default_storage,
+        finished_trials,
         load_study,
         open_storage,
         run_workers,
@@ -119,7 +120,7 @@ def run_tune(
         finished = run_workers(spec, jobs, refresh)
     refresh()
     written = write_report(handle, folder)
-    done = [t.value for t in handle.get_trials(deepcopy=False) if t.value is not None]
+    done = [t.value for t in finished_trials(handle) if t.value is not None]
     return TuneOutcome(
         folder, url, finished, len(handle.trials), max(done) if done else None, written
     )

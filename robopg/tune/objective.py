@@ -73,12 +73,13 @@ def run_trial(settings: TrialSettings, trial: optuna.Trial, console: Console) ->
 
     name = f"trial_{trial.number:04d}"
     trainer = Trainer(cfg, console=console, show_progress=False, on_eval=on_eval, run_name=name)
-    trial.set_user_attr("run_dir", str(settings.trials_dir / name))
     try:
         result = trainer.train()
     except TrainingDiverged as exc:  # an lr too large is a result, not a reason to stop
         trial.set_user_attr("error", str(exc))
         raise
+    finally:  # claim() may have suffixed the name if the folder was taken
+        trial.set_user_attr("run_dir", str(trainer.run_dir or settings.trials_dir / name))
     trial.set_user_attr("evals", returns)
     if trainer.halted:
         raise optuna.TrialPruned(f"pruned after {len(returns)} evaluations")
