@@ -87,6 +87,9 @@ def test_tiny_study_writes_a_preset_train_accepts_and_resumes(tmp_path: Path) ->
     (again,) = (tmp_path / "again").iterdir()
     assert json.loads((again / "config.json").read_text())["lr"] == best.params["lr"]
 
+    changed = runner.invoke(app, tune_args(tmp_path, 5, "--evals", "4"))  # not comparable
+    assert changed.exit_code == 2
+    assert "Study 'reacher' was run with other settings (evals differ)" in changed.output
     # The same command with a larger budget resumes; --jobs 2 runs the rest in two processes.
     result = runner.invoke(app, tune_args(tmp_path, 5, "--jobs", "2"))
     assert result.exit_code == 0, result.output
@@ -117,7 +120,7 @@ def test_two_processes_on_one_sqlite_study_both_contribute(tmp_path: Path) -> No
 
 def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    args = tune_args(tmp_path, 3, "--steps", "200000")  # a trial that would take minutes
+    args = tune_args(tmp_path, 1, "--steps", "24000")  # 60 updates: stopped after the first
     proc = subprocess.Popen(
         [sys.executable, "-m", "robopg", *args], env=env, cwd=tmp_path, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -135,7 +138,7 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tmp_path: Path) -> No
     assert trial.state == optuna.trial.TrialState.FAIL and trial.user_attrs["interrupted"]
     assert list((run_dir / "checkpoints").glob("step_*.safetensors"))  # saved on the way out
 
-    result = runner.invoke(app, tune_args(tmp_path, 1))  # the stopped trial does not count
+    result = runner.invoke(app, args)  # the same command; the stopped trial does not count
     assert result.exit_code == 0, result.output
     states = [t.state for t in load(tmp_path).trials]
     assert states[0] == optuna.trial.TrialState.FAIL and len(states) == 2

@@ -80,6 +80,7 @@ def run_tune(
     from robopg.tune.report import trials_table, write_report
     from robopg.tune.study import (
         StudySpec,
+        check_setup,
         default_storage,
         finished_trials,
         load_study,
@@ -108,6 +109,13 @@ def run_tune(
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # the table shows what its logs say
     handle = load_study(spec)  # creates the study (and the tables) once, before any worker
+    base_setup = {
+        k: v for k, v in base.to_dict().items() if k not in ("seed", "num_threads", "out")
+    }
+    setup = {f"train.{k}": v for k, v in base_setup.items()}
+    setup.update({f"space.{k}": p.describe() for k, p in space.items()})
+    setup.update({"evals": evals, "last": last_k})
+    check_setup(handle, setup)
 
     def refresh(s: Any = None) -> None:
         if live is not None:

@@ -180,3 +180,18 @@ def default_storage(folder: Path) -> str:
 
 def finished_trials(study: optuna.Study) -> list[FrozenTrial]:
     return [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+
+
+def check_setup(study: optuna.Study, setup: dict[str, Any]) -> None:
+    """Record what the study's trials are comparable under (task, budget, start config, space,
+    evaluations) when it is created; refuse to add trials made under anything else."""
+    known = study.user_attrs.get("setup")
+    if known is None:
+        study.set_user_attr("setup", setup)
+        return
+    changed = sorted(k for k in set(known) | set(setup) if known.get(k) != setup.get(k))
+    if changed:
+        raise ConfigError(
+            f"Study '{study.study_name}' was run with other settings ({', '.join(changed)} "
+            "differ); give the same ones to resume it, or a new --study name."
+        )
