@@ -12,7 +12,10 @@ the same command resumes the study; a finished trial is in the storage the momen
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
+import signal
 import sys
 import time
 import warnings
@@ -136,7 +139,12 @@ def work(
 
 
 def _worker_main(spec: StudySpec, worker: int) -> None:
-    """Entry point of a --jobs worker process (spawned: a fresh interpreter)."""
+    """Entry point of a --jobs worker process (spawned: a fresh interpreter).
+
+    Its own process group: a terminal's Ctrl-C reaches the parent only, which passes each
+    signal on once (so a worker sees one Ctrl-C as one, not as the parent's copy plus its own).
+    """
+    os.setpgrp()
     console = Console(stderr=True)
     try:
         work(spec, console, worker)
@@ -147,27 +155,55 @@ def _worker_main(spec: StudySpec, worker: int) -> None:
 
 def run_workers(spec: StudySpec, jobs: int, poll: Callable[[], None]) -> bool:
     """Run ``jobs`` worker processes on the study, calling ``poll`` every second while they
-    work (the live table). Ctrl-C reaches every worker (same process group): each finishes or
-    stops its trial; this process waits for them. True if every worker finished its share."""
+    work (the live table). Each Ctrl-C is passed on to every worker: the first makes each stop
+    its trial cleanly, a second aborts them; this process waits for them. True if every worker
+    finished its share."""
     spec = replace(spec, trial=replace(spec.trial, num_threads=1))
     ctx = multiprocessing.get_context("spawn")  # no fork of a process that holds torch/MuJoCo
     procs = [ctx.Process(target=_worker_main, args=(spec, k)) for k in range(jobs)]
     for proc in procs:
         proc.start()
-    with GracefulStop() as stop:
+    forwarded = 0
+    with _SignalCounter() as stop:  # no signal aborts the parent while its workers run
         while any(p.is_alive() for p in procs):
+            while forwarded < stop.count:
+                forwarded += 1
+                for proc in procs:
+                    if proc.is_alive() and proc.pid is not None:
+                        os.kill(proc.pid, signal.SIGINT)
             poll()
-            time.sleep(1.0)
+            time.sleep(0.5)
         poll()
     for proc in procs:
         proc.join()
     failed = [k for k, p in enumerate(procs) if p.exitcode not in (0, None)]
-    if failed and not stop.requested:
+    if failed and not stop.count:
         raise RobopgError(
             f"tune worker(s) {', '.join(map(str, failed))} stopped with an error (printed above); "
             "finished trials are kept, rerun the command to resume."
         )
-    return not stop.requested
+    return not stop.count
+
+
+class _SignalCounter:
+    """Counts SIGINT/SIGTERM while workers run (``run_workers`` passes each one on)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._old: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.count += 1
+
+    def __enter__(self) -> _SignalCounter:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError):  # not the main thread: no handler then
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
 
 
 def study_folder(out: Path, name: str) -> Path:
