@@ -54,7 +54,9 @@ def trials_table(study: optuna.Study, space: dict[str, Param]) -> Table:
 
 def _best_number(study: optuna.Study) -> int | None:
     done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
-    return max(done, key=lambda t: t.value or -math.inf).number if done else None
+    return (
+        max(done, key=lambda t: -math.inf if t.value is None else t.value).number if done else None
+    )
 
 
 def _fmt(value: Any) -> str:
