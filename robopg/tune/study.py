@@ -70,8 +70,10 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
         except Exception as exc:  # SQLAlchemy raises a dozen kinds for a bad URL
             text = str(exc)
             # Two processes creating a new database's tables at once: one of them loses the
-            # race ("already exists", "locked"); the tables are there a moment later.
-            if attempt < 9 and ("already exists" in text or "locked" in text):
+            # race (a table "already exists", the schema version row is taken, the file is
+            # "locked"); the tables are there a moment later.
+            racing = ("already exists", "locked", "UNIQUE constraint failed: alembic_version")
+            if attempt < 9 and any(r in text for r in racing):
                 time.sleep(0.2 * (attempt + 1))
                 continue
             reason = text.splitlines()[0] if text else type(exc).__name__
