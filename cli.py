@@ -303,6 +303,67 @@ def info(
         console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
+# ----------------------------------------------------------------------------------------- tune
+@app.command()
+@friendly_errors
+def tune(
+    env: Annotated[str, typer.Argument(help="Task to tune: reacher, pusher, …")],
+    trials: Annotated[int, typer.Option(help="Trials in the study (all processes together).")] = 20,
+    steps: Annotated[str, typer.Option(help="Env steps per trial (the tuning budget).")] = "300000",
+    jobs: Annotated[int, typer.Option(help="Trials at once on this machine (processes).")] = 1,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            help="SQLAlchemy URL every process joins [default: SQLite in the study folder]."
+        ),
+    ] = None,
+    study: Annotated[str | None, typer.Option(help="Study name [default: the task].")] = None,
+    space: Annotated[
+        Path | None, typer.Option(help="TOML file overriding the default search space.")
+    ] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="Preset the trials start from (see `robopg presets`).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the sampler and of every trial's run.")] = 0,
+    evals: Annotated[int, typer.Option(help="Deterministic evaluations per trial.")] = 10,
+    last: Annotated[int, typer.Option(help="Score = mean return of the last K evaluations.")] = 3,
+    out: Annotated[Path, typer.Option(help="Folder of the study folder tune-<study>/.")] = Path(
+        "runs"
+    ),
+) -> None:
+    """Search hyperparameters with Optuna (TPE, median pruning); rerun to resume."""
+    from rich.live import Live
+
+    from robopg.tune import require_optuna, run_tune
+
+    require_optuna()
+    base = resolve_config({"env": env, "steps": steps, "seed": seed}, preset=preset)
+    try:
+        with Live(console=console, auto_refresh=False, transient=False) as live:
+
+            def show(table: Any) -> None:
+                live.update(table, refresh=True)
+
+            outcome = run_tune(
+                base, trials, study, storage, space, jobs, evals, last, out, console, show
+            )
+    except KeyboardInterrupt:  # a second Ctrl-C: finished trials are in the storage already
+        console.print("[red]Aborted.[/] Rerun the same command to resume the study.")
+        raise typer.Exit(code=130) from None
+    if not console.is_terminal:
+        console.line()  # Live leaves its last frame without a newline when not on a terminal
+    state = "done" if outcome.finished else "[yellow]stopped[/] (rerun the same command to resume)"
+    best = "none yet" if outcome.best_value is None else f"{outcome.best_value:.3f}"
+    console.print(
+        f"{state}: {outcome.trials} trials, best score {best} · study {escape(outcome.storage)}",
+        highlight=False,
+    )
+    for path in outcome.written:
+        console.print(f"wrote {escape(str(path))}", highlight=False)
+    if not outcome.finished:
+        raise typer.Exit(code=130)
+
+
 # ------------------------------------------------------------------------------------- variance
 @app.command()
 @friendly_errors

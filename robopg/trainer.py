@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
@@ -62,8 +63,17 @@ class Trainer:
         resume: Path | None = None,
         show_progress: bool = True,
         dist: DistContext | None = None,
+        on_eval: Callable[[int, EvalResult], bool] | None = None,
+        run_name: str | None = None,
     ) -> None:
+        """``on_eval(env_steps, result)`` is called after every deterministic evaluation
+        (periodic and final, rank 0); returning True stops the run as a signal would (a
+        checkpoint is written, ``interrupted`` is set): ``robopg tune`` prunes trials with it.
+        ``run_name`` names the run directory instead of ``<task>-<time>``."""
         self.cfg = cfg.validate()
+        self.on_eval = on_eval
+        self.run_name = run_name
+        self.halted = False  # on_eval asked to stop
         self.console = console or Console()
         self.show_progress = show_progress
         self.device = pick_device(cfg.device)
@@ -162,7 +172,10 @@ class Trainer:
             enabled=self.show_progress and self.dist.is_main,
         )
         with GracefulStop() as stop, progress:
-            while self.update_idx < self.total_updates and not self.dist.any(stop.requested):
+            # halted is set on rank 0 only; dist.any makes the stop collective like a signal's.
+            while self.update_idx < self.total_updates and not self.dist.any(
+                stop.requested or self.halted
+            ):
                 t0 = time.perf_counter()
                 self._set_learning_rate()
                 batch = self.collector.collect(cfg.rollout_len)
@@ -195,6 +208,8 @@ class Trainer:
                     )
                     row.update(self._eval_metrics(evaluation))
                     final_eval = evaluation if last else None
+                    if self.on_eval is not None and self.on_eval(self.env_steps, evaluation):
+                        self.halted = not last
                 if writer is not None:
                     writer.write(row)
                 progress.update(self.env_steps, row["time/sps"], self.last_return, row["train/std"])
@@ -202,7 +217,7 @@ class Trainer:
                     self.save(self._checkpoint_path())
                 if cfg.video_every and self.update_idx % cfg.video_every == 0:
                     self._record_video()
-            # Stopped early only by a signal (on any rank: the stop is collective).
+            # Stopped early only by a signal (on any rank: the stop is collective) or on_eval.
             interrupted = self.update_idx < self.total_updates
             # Still inside GracefulStop: a second signal during these writes aborts cleanly
             # (atomic_write removes its temp file; the previous checkpoint stays intact).
@@ -297,7 +312,7 @@ class Trainer:
             return None
         if self.run is None:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            name = f"{self.task.name.replace('/', '_')}-{stamp}"
+            name = self.run_name or f"{self.task.name.replace('/', '_')}-{stamp}"
             self.run = RunDir.claim(Path(self.cfg.out), name)
             cleanup.enter_context(self.run.owned())
             save_json(self.run.config, self.cfg.to_dict())

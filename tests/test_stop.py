@@ -17,6 +17,7 @@ from robopg.checkpoint import load_checkpoint
 from robopg.cli import app
 from robopg.controller import Controller
 from robopg.errors import TrainingDiverged
+from robopg.evaluate import EvalResult
 from robopg.trainer import Trainer
 
 from .conftest import tiny_config
@@ -182,3 +183,26 @@ def test_a_ctrl_c_during_interpreter_shutdown_ends_the_process_without_a_traceba
     assert "Traceback" not in proc.stderr, proc.stderr
     assert proc.returncode == -signal.SIGINT, (proc.returncode, proc.stderr)
     assert "reacher" in proc.stdout  # the command's output was flushed before the end
+
+
+def test_on_eval_returning_true_stops_after_that_evaluation(tmp_path: Path) -> None:
+    """The hook robopg tune prunes with: stop like a signal (checkpoint, interrupted)."""
+    seen: list[tuple[int, float]] = []
+
+    def on_eval(env_steps: int, result: EvalResult) -> bool:
+        seen.append((env_steps, result.mean))
+        return len(seen) == 2
+
+    cfg = tiny_config(tmp_path, steps=4000, eval_every=2)  # 10 updates of 400, evals at 2, 4, …
+    trainer = Trainer(cfg, show_progress=False, on_eval=on_eval, run_name="named")
+    result = trainer.train()
+    assert trainer.halted and result.interrupted and result.env_steps == 1600
+    assert [steps for steps, _ in seen] == [800, 1600]
+    assert result.run_dir == tmp_path / "named"
+    assert result.final_checkpoint == result.run_dir / "checkpoints" / "step_0000001600.safetensors"
+    rows = [
+        json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert [r["eval/return_mean"] for r in rows if r["eval/return_mean"] is not None] == [
+        mean for _, mean in seen
+    ]
