@@ -118,7 +118,7 @@ def test_attach_refuses_a_task_without_an_arm(tiny_run: Path) -> None:
         def act(self, obs: np.ndarray) -> np.ndarray:
             return np.zeros(1)
 
-    with pytest.raises(EnvError, match="attach\\(\\) supports the tasks arm7, pusher"):
+    with pytest.raises(EnvError, match="attach\\(\\) supports the tasks arm7, panda-reach, pusher"):
         Attachment(Pendulum(), model, data)
     with pytest.raises(EnvError, match="supports the tasks"):
         task_model("InvertedPendulum-v5")
