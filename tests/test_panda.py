@@ -179,3 +179,21 @@ def test_gymnasium_registration_checker_and_bitwise_engine() -> None:
         assert np.array_equal(out.terminated, term)
         assert np.array_equal(out.truncated, trunc)
     ref.close()
+
+
+def test_robopg_envs_lists_panda_reach() -> None:
+    from typer.testing import CliRunner
+
+    from robopg.cli import app
+    from robopg.envs import task_rows
+
+    row = {r["task"]: r for r in task_rows()}["panda-reach"]
+    assert (row["gym id"], row["obs"], row["action"], row["episode"]) == (
+        "robopg/PandaReach-v0",
+        30,
+        7,
+        150,
+    )
+    assert row["solved"] == -3.0
+    result = CliRunner().invoke(app, ["envs"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0 and "robopg/PandaReach-v0" in result.output
