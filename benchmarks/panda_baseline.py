@@ -10,12 +10,17 @@ action = clip(τ / torque limit, −1, 1): the same torque limits as the policy.
 compensated by the model for both. Episodes are seeded 0..N−1, the targets `robopg eval --seed 0`
 (episode i seeded seed + i) scores a policy on.
 
-Usage: .venv/bin/python benchmarks/panda_baseline.py [--episodes 100] [--kp 150]
+Also prints zero torque and, with --policy, a trained policy on the same episodes, with the
+safety numbers: success rate, final distance (median, 95th percentile), peak |torque| relative
+to the limits and peak joint speed.
+
+Usage: .venv/bin/python benchmarks/panda_baseline.py [--episodes 100] [--kp 150] [--policy RUN]
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 import gymnasium as gym
 import mujoco
@@ -45,36 +50,69 @@ def osc_action(
     return np.clip(tau / model.actuator_gear[:, 0], -1.0, 1.0)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--episodes", type=int, default=100)
-    parser.add_argument("--kp", type=float, default=150.0, help="task-space stiffness (1/s²)")
-    parser.add_argument("--kq", type=float, default=25.0, help="null-space posture stiffness")
-    args = parser.parse_args()
-
+def run(act: Callable[[np.ndarray, mujoco.MjData], np.ndarray], episodes: int) -> dict[str, float]:
+    """Episodes seeded 0..episodes−1 under ``act(obs, data)``: return, success, safety numbers."""
     env = gym.make("robopg/PandaReach-v0")
-    base = env.unwrapped
-    model, data = base.model, base.data  # type: ignore[attr-defined]
-    returns, finals, peak_act = [], [], 0.0
-    for seed in range(args.episodes):
+    data = env.unwrapped.data  # type: ignore[attr-defined]
+    returns, finals, peak_act, peak_qvel = [], [], 0.0, 0.0
+    for seed in range(episodes):
         obs, _ = env.reset(seed=seed)
         total, done = 0.0, False
         while not done:
-            action = osc_action(model, data, obs[24:27], args.kp, args.kq)
+            action = np.clip(act(obs, data), -1.0, 1.0)  # MuJoCo clamps ctrl to [-1, 1] too
             peak_act = max(peak_act, float(np.abs(action).max()))
             obs, reward, terminated, truncated, _ = env.step(action.astype(np.float32))
+            peak_qvel = max(peak_qvel, float(np.abs(data.qvel).max()))
             total += float(reward)
             done = terminated or truncated
         returns.append(total)
         finals.append(float(np.linalg.norm(obs[27:30])))
     env.close()
     final = np.array(finals)
-    print(f"panda-reach OSC baseline (kp {args.kp:g}, kq {args.kq:g}), {args.episodes} episodes")
-    print(f"mean return   {np.mean(returns):.3f} ± {np.std(returns):.3f}")
-    print(f"success rate  {np.mean(final < SUCCESS_RADIUS):.1%} (final distance < 2 cm)")
-    median, p95 = np.median(final) * 1e3, np.percentile(final, 95) * 1e3
-    print(f"final dist    median {median:.3f} mm, 95th pct {p95:.3f} mm")
-    print(f"peak |action| {peak_act:.2f} of the torque limit")
+    return {
+        "return": float(np.mean(returns)),
+        "return_std": float(np.std(returns)),
+        "success": float(np.mean(final < SUCCESS_RADIUS)),
+        "final_median_mm": float(np.median(final) * 1e3),
+        "final_p95_mm": float(np.percentile(final, 95) * 1e3),
+        "peak_action": peak_act,
+        "peak_qvel": peak_qvel,
+    }
+
+
+def report(name: str, episodes: int, r: dict[str, float]) -> None:
+    print(f"{name}, {episodes} episodes (seeded 0-{episodes - 1})")
+    print(f"  mean return   {r['return']:.3f} ± {r['return_std']:.3f}")
+    print(f"  success rate  {r['success']:.1%} (final distance < 2 cm)")
+    print(
+        f"  final dist    median {r['final_median_mm']:.3f} mm, 95th pct {r['final_p95_mm']:.3f} mm"
+    )
+    print(
+        f"  peak |torque| {r['peak_action']:.2f} of the limit, peak |q̇| {r['peak_qvel']:.2f} rad/s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--kp", type=float, default=150.0, help="task-space stiffness (1/s²)")
+    parser.add_argument("--kq", type=float, default=25.0, help="null-space posture stiffness")
+    parser.add_argument("--policy", help="also score a policy (run dir, checkpoint, task name)")
+    args = parser.parse_args()
+
+    def osc(obs: np.ndarray, data: mujoco.MjData) -> np.ndarray:
+        return osc_action(data.model, data, obs[24:27], args.kp, args.kq)
+
+    def zero(obs: np.ndarray, data: mujoco.MjData) -> np.ndarray:
+        return np.zeros(7)
+
+    report("zero torque", args.episodes, run(zero, args.episodes))
+    report(f"OSC baseline (kp {args.kp:g}, kq {args.kq:g})", args.episodes, run(osc, args.episodes))
+    if args.policy:
+        from robopg.controller import Controller
+
+        ctrl = Controller.load(args.policy)
+        report(f"policy {args.policy}", args.episodes, run(lambda o, d: ctrl.act(o), args.episodes))
 
 
 if __name__ == "__main__":
