@@ -28,6 +28,10 @@ TARGET_HIGH = np.array([0.6, 0.3, 0.6])
 #: success: the flange within this distance (m) of the target at the episode's last step
 SUCCESS_RADIUS = 0.02
 
+#: Franka's joint velocity limits (rad/s), Franka Control Interface documentation ("Robot and
+#: interface specifications"); the model does not enforce them, ``robopg eval`` reports them.
+VELOCITY_LIMITS = np.array([2.175, 2.175, 2.175, 2.175, 2.61, 2.61, 2.61])
+
 
 class PandaReachTask(ReachTask):
     """panda-reach: the Panda's flange to a random 3-D target, torque control over gravcomp.
@@ -86,3 +90,22 @@ class PandaReachTask(ReachTask):
     def success(obs: np.ndarray) -> np.ndarray:
         """(k,) bool: the flange within 2 cm of the target, from (k, 30) observations."""
         return np.linalg.norm(obs[:, 27:30], axis=1) < SUCCESS_RADIUS
+
+    @classmethod
+    def eval_report(
+        cls, final_obs: np.ndarray, peak_obs: np.ndarray, peak_action: np.ndarray
+    ) -> list[str]:
+        """What a roboticist asks of a reach controller: success rate, final distance (median,
+        95th percentile), peak joint speed against Franka's limits, peak torque against the
+        torque limits (an action of ±1 is the full rated torque; MuJoCo clamps beyond)."""
+        dist = np.linalg.norm(final_obs[:, 27:30], axis=1) * 1e3
+        ok = cls.success(final_obs)
+        speed = peak_obs[:, 14:21] / VELOCITY_LIMITS  # (episodes, 7)
+        torque = np.minimum(peak_action, 1.0)
+        vj, tj = np.unravel_index(speed.argmax(), speed.shape)[1], torque.max(axis=0).argmax()
+        return [
+            f"success {ok.mean():.1%} ({ok.sum()}/{ok.size} within 2 cm at the end) · final "
+            f"distance median {np.median(dist):.1f} mm, 95th pct {np.percentile(dist, 95):.1f} mm",
+            f"peak |joint speed| {speed.max():.2f}× Franka's limit (joint {vj + 1}) · peak "
+            f"|torque| {torque.max():.2f}× the limit (joint {tj + 1})",
+        ]

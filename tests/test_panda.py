@@ -197,3 +197,44 @@ def test_robopg_envs_lists_panda_reach() -> None:
     assert row["solved"] == -3.0
     result = CliRunner().invoke(app, ["envs"], env={"COLUMNS": "250"})
     assert result.exit_code == 0 and "robopg/PandaReach-v0" in result.output
+
+
+def test_eval_report_hand_computed() -> None:
+    final = np.zeros((4, 30))
+    final[:, 27] = [0.001, 0.01, 0.019, 0.059]  # 3 of 4 within 2 cm
+    peak = np.zeros((4, 30))
+    peak[2, 14 + 5] = 2.61 * 1.5  # joint 6 at 1.5× its velocity limit
+    peak[0, 14 + 0] = 2.175  # joint 1 at exactly its limit
+    act = np.zeros((4, 7))
+    act[1, 3] = 0.8
+    act[3, 4] = 0.25
+    success, safety = PandaReachTask.eval_report(final, peak, act)
+    assert success.startswith("success 75.0% (3/4 within 2 cm at the end)")
+    # median of 1, 10, 19, 59 mm is 14.5; 95th percentile 19 + 0.85·40 = 53.0
+    assert "median 14.5 mm, 95th pct 53.0 mm" in success
+    assert (
+        safety == "peak |joint speed| 1.50× Franka's limit (joint 6) · "
+        "peak |torque| 0.80× the limit (joint 4)"
+    )
+
+
+def test_eval_keeps_each_episodes_last_obs_and_peaks() -> None:
+    """run_episodes' final_obs is the env's last observation; the peaks bound every step."""
+    from robopg.evaluate import run_episodes, task_report
+
+    result = run_episodes("panda-reach", lambda obs: np.zeros((obs.shape[0], 7)), 3, seed=4)
+    assert result.final_obs is not None and result.peak_obs is not None
+    assert result.peak_action is not None and not result.peak_action.any()
+    env = gym.make("robopg/PandaReach-v0")
+    for i in range(3):
+        obs, _ = env.reset(seed=4 + i)
+        peak = np.abs(obs)
+        for _ in range(150):
+            obs, *_ = env.step(np.zeros(7, dtype=np.float32))
+            peak = np.maximum(peak, np.abs(obs))
+        np.testing.assert_array_equal(result.final_obs[i], obs)
+        np.testing.assert_array_equal(result.peak_obs[i], peak)
+    env.close()
+    lines = task_report("panda-reach", result)
+    assert lines[0].startswith("success 0.0% (0/3") and "peak |torque| 0.00×" in lines[1]
+    assert task_report("reacher", result) == []  # tasks without a report print nothing more
