@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gymnasium as gym
 import mujoco
 import numpy as np
@@ -238,3 +240,19 @@ def test_eval_keeps_each_episodes_last_obs_and_peaks() -> None:
     lines = task_report("panda-reach", result)
     assert lines[0].startswith("success 0.0% (0/3") and "peak |torque| 0.00×" in lines[1]
     assert task_report("reacher", result) == []  # tasks without a report print nothing more
+
+
+def test_robopg_eval_prints_success_and_safety(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from robopg.cli import app
+    from robopg.trainer import Trainer
+
+    from .conftest import tiny_config
+
+    cfg = tiny_config(tmp_path, env="panda-reach", steps=1200, steps_per_batch=1200)
+    run = Trainer(cfg, show_progress=False).train().run_dir
+    result = CliRunner().invoke(app, ["eval", str(run), "--episodes", "2"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "success " in result.output and "within 2 cm at the end" in result.output
+    assert "peak |joint speed|" in result.output and "the limit (joint" in result.output
