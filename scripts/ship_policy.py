@@ -7,7 +7,9 @@ Usage:
 The shipped file keeps what acting needs (policy with its observation normaliser, value net,
 network config, action bounds, training config) and drops optimiser, RNG and env state: it is a
 third of the size and cannot be resumed from. The card records the deterministic evaluation
-over 50 episodes (seeds 0-49) that ``tests/test_shipped_policies.py`` checks.
+over 50 episodes (seeds 0-49; ``--episodes`` to change) that ``tests/test_shipped_policies.py``
+checks, and the task's own report lines where it has them (panda-reach: success rate, final
+distance, peak joint speed and torque).
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from pathlib import Path
 
 from robopg.checkpoint import load_checkpoint, policy_only, save_checkpoint
 from robopg.controller import Controller
-from robopg.evaluate import run_episodes
+from robopg.evaluate import run_episodes, task_report
 from robopg.runs import resolve_policy_path
 
-EPISODES, SEED = 50, 0
+SEED = 0
 
 
 def main() -> None:
@@ -30,6 +32,7 @@ def main() -> None:
     parser.add_argument("--command", required=True, help="the training command, as run")
     parser.add_argument("--wall-s", type=float, required=True, help="wall time of the command")
     parser.add_argument("--machine", required=True, help="where it ran")
+    parser.add_argument("--episodes", type=int, default=50, help="evaluation episodes")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "policies"))
     args = parser.parse_args()
 
@@ -40,7 +43,8 @@ def main() -> None:
     save_checkpoint(target, ckpt)
 
     ctrl = Controller.load(target)
-    result = run_episodes(task, ctrl.act_batch, EPISODES, seed=SEED, deterministic=True)
+    episodes = args.episodes
+    result = run_episodes(task, ctrl.act_batch, episodes, seed=SEED, deterministic=True)
     card = {
         "task": task,
         "gym_id": ckpt.meta["gym_id"],
@@ -50,10 +54,10 @@ def main() -> None:
         "eval": {
             "mean": round(result.mean, 4),
             "std": round(result.std, 4),
-            "episodes": EPISODES,
-            "seeds": f"{SEED}-{SEED + EPISODES - 1}",
+            "episodes": episodes,
+            "seeds": f"{SEED}-{SEED + episodes - 1}",
             "mode": "deterministic (mean action)",
-            "command": f"robopg eval {task} --episodes {EPISODES} --seed {SEED}",
+            "command": f"robopg eval {task} --episodes {episodes} --seed {SEED}",
         },
         "wall_time_s": args.wall_s,
         "train_loop_s": round(float(ckpt.meta["elapsed_s"]), 1),
@@ -62,6 +66,9 @@ def main() -> None:
         "contents": "policy + observation normaliser + value net; no optimiser/RNG state "
         "(cannot be resumed)",
     }
+    report = task_report(task, result)
+    if report:
+        card["eval"]["report"] = report
     target.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     print(f"{target}: {result.summary()}")
 
