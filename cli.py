@@ -195,10 +195,12 @@ def eval_cmd(
     ] = None,
 ) -> None:
     """Evaluate a saved policy: mean return ± its standard error (deterministic by default)."""
-    from robopg.evaluate import evaluate_saved_policy
+    from robopg.evaluate import evaluate_saved_policy, task_report
 
     path, name, result = evaluate_saved_policy(source, episodes, seed, stochastic, engine, task)
     console.print(f"{name} · {path}\n{result.summary()}", highlight=False)
+    for line in task_report(name, result):
+        console.print(line, highlight=False)
 
 
 # --------------------------------------------------------------------------------------- export

@@ -181,6 +181,15 @@ class ArmTask:
         """Termination flags (k,); arm tasks run to their time limit, so all False by default."""
         return np.zeros(xpos.shape[0], dtype=bool)
 
+    @classmethod
+    def eval_report(
+        cls, final_obs: np.ndarray, peak_obs: np.ndarray, peak_action: np.ndarray
+    ) -> list[str]:
+        """Lines ``robopg eval`` prints after the return, from each episode's last observation
+        and its peak |obs| / |action| per dimension ((episodes, obs_dim), (episodes, act_dim)).
+        A task with a success criterion or safety numbers overrides it; none by default."""
+        return []
+
 
 class ReachTask(ArmTask):
     """An arm whose body ``fingertip`` is brought to a body ``target``: Reacher-v5, reacher3,

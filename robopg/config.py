@@ -32,7 +32,7 @@ def _f(default: Any, help: str) -> Any:
 class TrainConfig:
     """Every knob of a training run. Field docs double as CLI help."""
 
-    env: str = _f("reacher", "Task: reacher, pusher, reacher3, arm7, or a gymnasium id.")
+    env: str = _f("reacher", "Task: reacher, pusher, reacher3, arm7, panda-reach, a gymnasium id.")
     steps: int = _f(1_000_000, "Total environment steps to train for.")
     seed: int = _f(0, "Seed for envs, torch and numpy (all derived from it).")
     num_envs: int = _f(16, "Parallel environments per process.")

@@ -22,9 +22,16 @@ ActFn = Callable[[np.ndarray], np.ndarray]
 
 @dataclass(frozen=True)
 class EvalResult:
+    """Per-episode returns and lengths, and what a task's own report reads (``ArmTask.
+    eval_report``): each episode's last observation and the peak |obs| and |action| per
+    dimension over its steps, (episodes, obs_dim) / (episodes, act_dim); None when not kept."""
+
     returns: list[float]
     lengths: list[int]
     deterministic: bool
+    final_obs: np.ndarray | None = None
+    peak_obs: np.ndarray | None = None
+    peak_action: np.ndarray | None = None
 
     @property
     def mean(self) -> float:
@@ -99,24 +106,46 @@ def run_episodes(
     """
     returns: list[float] = []
     lengths: list[int] = []
+    finals, peak_obs, peak_act = [], [], []
     start = 0
     while start < episodes:
         n = min(max_parallel, episodes - start)
         env = make_vector_env(task, n, engine=engine)
         try:
-            total, length = _run_chunk(env, act, seed, start, observer)
+            chunk = _run_chunk(env, act, seed, start, observer)
         finally:
             env.close()
-        returns.extend(total.tolist())
-        lengths.extend(length.tolist())
+        returns.extend(chunk.total.tolist())
+        lengths.extend(chunk.length.tolist())
+        finals.append(chunk.final_obs)
+        peak_obs.append(chunk.peak_obs)
+        peak_act.append(chunk.peak_action)
         start += n
-    return EvalResult(returns, lengths, deterministic)
+    return EvalResult(
+        returns,
+        lengths,
+        deterministic,
+        final_obs=np.concatenate(finals),
+        peak_obs=np.concatenate(peak_obs),
+        peak_action=np.concatenate(peak_act),
+    )
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """One chunk's episodes: returns, lengths (n,), last obs and peaks (n, obs/act dim)."""
+
+    total: np.ndarray
+    length: np.ndarray
+    final_obs: np.ndarray
+    peak_obs: np.ndarray
+    peak_action: np.ndarray
 
 
 def _run_chunk(
     env: VectorEnv, act: ActFn, seed: int, first: int, observer: EpisodeObserver | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """One episode per env of ``env``, seeded ``seed + first + i``: (returns, lengths), (N,)."""
+) -> _Chunk:
+    """One episode per env of ``env``, seeded ``seed + first + i``."""
     n = env.num_envs
     obs = env.reset(seed + first)
     if observer is not None:
@@ -124,6 +153,9 @@ def _run_chunk(
     total = np.zeros(n)
     length = np.zeros(n, dtype=np.int64)
     finished = np.zeros(n, dtype=bool)
+    peak_obs = np.abs(obs)
+    final_obs = np.zeros_like(obs)
+    peak_act = np.zeros((n, env.act_dim))
     while not finished.all():
         live = ~finished
         actions = act(obs)
@@ -132,12 +164,27 @@ def _run_chunk(
         res = env.step(actions)
         total[live] += res.reward[live]
         length[live] += 1
+        peak_act[live] = np.maximum(peak_act[live], np.abs(actions[live]))
+        # final_obs is the step's observation before any auto-reset
+        peak_obs[live] = np.maximum(peak_obs[live], np.abs(res.final_obs[live]))
         ended = live & (res.terminated | res.truncated)
+        final_obs[ended] = res.final_obs[ended]
         finished |= ended
         obs = res.obs
         if observer is not None:
             observer.stepped(env, res.reward, ~finished, ended)
-    return total, length
+    return _Chunk(total, length, final_obs, peak_obs, peak_act)
+
+
+def task_report(task: str, result: EvalResult) -> list[str]:
+    """The task's own lines about an evaluation (success rate, safety numbers), if it has any."""
+    from robopg.envs import TASKS
+
+    spec = TASKS.get(task)
+    if spec is None or spec.arm is None or result.final_obs is None:
+        return []
+    assert result.peak_obs is not None and result.peak_action is not None
+    return spec.arm.eval_report(result.final_obs, result.peak_obs, result.peak_action)
 
 
 def evaluate_saved_policy(

@@ -8,8 +8,9 @@ Usage:
 The shipped file keeps what acting needs (policy with its observation normaliser, value net,
 network config, action bounds, training config) and drops optimiser, RNG and env state: it is a
 third of the size and cannot be resumed from. The card records the deterministic evaluation
-over 500 episodes (seeds 0-499), with its standard error, that
-``tests/test_shipped_policies.py`` checks.
+over 500 episodes (seeds 0-499; ``--episodes`` to change), with its standard error, that
+``tests/test_shipped_policies.py`` checks, and the task's own report lines where it has them
+(panda-reach: success rate, final distance, peak joint speed and torque).
 """
 
 from __future__ import annotations
@@ -20,34 +21,41 @@ from pathlib import Path
 
 from robopg.checkpoint import atomic_write, load_checkpoint, policy_only, save_checkpoint
 from robopg.controller import Controller
-from robopg.evaluate import run_episodes
+from robopg.evaluate import run_episodes, task_report
 from robopg.runs import resolve_policy_path
 
 EPISODES, SEED = 500, 0
 
 
-def card_eval(task: str, target: Path) -> dict[str, object]:
-    """The card's evaluation block: deterministic, episodes seeded SEED … SEED+EPISODES-1."""
+def card_eval(task: str, target: Path, episodes: int = EPISODES) -> dict[str, object]:
+    """The card's evaluation block: deterministic, episodes seeded SEED … SEED+episodes-1, with
+    the task's own report lines (success rate, safety numbers) where it has them."""
     ctrl = Controller.load(target)
-    result = run_episodes(task, ctrl.act_batch, EPISODES, seed=SEED, deterministic=True)
+    result = run_episodes(task, ctrl.act_batch, episodes, seed=SEED, deterministic=True)
     print(f"{target}: {result.summary()}")
-    return {
+    block: dict[str, object] = {
         "mean": round(result.mean, 4),
         "std": round(result.std, 4),
         "stderr": round(result.stderr, 4),
-        "episodes": EPISODES,
-        "seeds": f"{SEED}-{SEED + EPISODES - 1}",
+        "episodes": episodes,
+        "seeds": f"{SEED}-{SEED + episodes - 1}",
         "mode": "deterministic (mean action)",
-        "command": f"robopg eval {task} --episodes {EPISODES} --seed {SEED}",
+        "command": f"robopg eval {task} --episodes {episodes} --seed {SEED}",
     }
+    report = task_report(task, result)
+    for line in report:
+        print(f"  {line}")
+    if report:
+        block["report"] = report
+    return block
 
 
-def remeasure(task: str, out: Path) -> None:
+def remeasure(task: str, out: Path, episodes: int) -> None:
     """Rewrite only the evaluation block of a shipped policy's card (the weights are kept)."""
     target = out / f"{task}.safetensors"
     card_path = target.with_suffix(".json")
     card = json.loads(card_path.read_text())
-    card["eval"] = card_eval(task, target)
+    card["eval"] = card_eval(task, target, episodes)
     atomic_write(card_path, (json.dumps(card, indent=2) + "\n").encode())
 
 
@@ -58,10 +66,13 @@ def main() -> None:
     parser.add_argument("--wall-s", type=float, help="wall time of the command")
     parser.add_argument("--machine", help="where it ran")
     parser.add_argument("--remeasure", metavar="TASK", help="re-evaluate a shipped card only")
+    parser.add_argument("--episodes", type=int, default=EPISODES, help="evaluation episodes")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "policies"))
     args = parser.parse_args()
+    if args.episodes < 2:
+        parser.error("--episodes must be at least 2 (the card reports a standard error)")
     if args.remeasure:
-        remeasure(args.remeasure, Path(args.out))
+        remeasure(args.remeasure, Path(args.out), args.episodes)
         return
     if not (args.run and args.command and args.wall_s is not None and args.machine):
         parser.error("shipping a run needs RUN, --command, --wall-s and --machine")
@@ -78,7 +89,7 @@ def main() -> None:
         "command": args.command,
         "steps": ckpt.meta["env_steps"],
         "seed": ckpt.meta["config"]["seed"],
-        "eval": card_eval(task, target),
+        "eval": card_eval(task, target, args.episodes),
         "wall_time_s": args.wall_s,
         "train_loop_s": round(float(ckpt.meta["elapsed_s"]), 1),
         "machine": args.machine,

@@ -12,7 +12,7 @@ from robopg.envs.engine import BatchedArmEnv
 from robopg.envs.gym_vector import GymVectorEnv
 from robopg.errors import EnvError
 
-ALL = ["reacher", "pusher", "reacher3", "arm7"]
+ALL = ["reacher", "pusher", "reacher3", "arm7", "panda-reach"]
 
 
 def batched(task: str, num_envs: int, threads: int = 2) -> BatchedArmEnv:

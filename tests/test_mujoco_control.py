@@ -46,6 +46,7 @@ def _callback_trajectory(
         ("pusher", "pusher", "Pusher-v5", 5, 40),
         ("reacher3", "reacher3", "robopg/Reacher3-v0", 2, 50),
         ("arm7", "arm7", "robopg/Arm7-v0", 5, 40),
+        ("panda-reach", "panda-reach", "robopg/PandaReach-v0", 4, 150),
     ],
 )
 def test_mj_step_with_callback_matches_env(
@@ -65,6 +66,7 @@ def test_mj_step_with_callback_matches_env(
         ("pusher", "Pusher-v5"),
         ("reacher3", "robopg/Reacher3-v0"),
         ("arm7", "robopg/Arm7-v0"),
+        ("panda-reach", "robopg/PandaReach-v0"),
     ],
 )
 def test_reset_data_is_the_env_reset(task: str, gym_id: str) -> None:
@@ -118,7 +120,7 @@ def test_attach_refuses_a_task_without_an_arm(tiny_run: Path) -> None:
         def act(self, obs: np.ndarray) -> np.ndarray:
             return np.zeros(1)
 
-    with pytest.raises(EnvError, match="attach\\(\\) supports the tasks arm7, pusher"):
+    with pytest.raises(EnvError, match="attach\\(\\) supports the tasks arm7, panda-reach, pusher"):
         Attachment(Pendulum(), model, data)
     with pytest.raises(EnvError, match="supports the tasks"):
         task_model("InvertedPendulum-v5")

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from robopg.checkpoint import load_checkpoint
 from robopg.cli import app
 from robopg.controller import Controller
-from robopg.evaluate import run_episodes
+from robopg.evaluate import run_episodes, task_report
 from robopg.policies import POLICY_DIR, shipped_policy
 from robopg.runs import resolve_policy_path
 
@@ -33,6 +33,9 @@ def test_eval_return_matches_the_card(card_path: Path) -> None:
     # Same seeds, deterministic actions: equal up to floating-point differences between builds.
     assert result.mean == pytest.approx(card["eval"]["mean"], abs=0.02 * abs(card["eval"]["mean"]))
     assert result.std == pytest.approx(card["eval"]["std"], rel=0.1, abs=0.05)
+    if "report" in card["eval"]:  # the success part of the task's report (panda-reach)
+        got = task_report(card["task"], result)
+        assert got[0].split(" · ")[0] == card["eval"]["report"][0].split(" · ")[0]
     meta = load_checkpoint(resolve_policy_path(card["task"])).meta
     assert meta["env_steps"] == card["steps"] and meta["config"]["seed"] == card["seed"]
 

@@ -9,7 +9,7 @@ from robopg.errors import EnvError
 
 
 def test_every_named_task_is_one_entry_with_its_arm() -> None:
-    assert list(TASKS) == ["reacher", "pusher", "reacher3", "arm7"]
+    assert list(TASKS) == ["reacher", "pusher", "reacher3", "arm7", "panda-reach"]
     for spec in TASK_TABLE:
         assert spec.arm is not None and issubclass(spec.arm, ArmTask)
         assert spec.arm.name == spec.name  # named by the class, written once
@@ -20,7 +20,7 @@ def test_every_named_task_is_one_entry_with_its_arm() -> None:
 
 def test_gymnasium_registration_comes_from_the_table() -> None:
     registered = {s.name for s in TASK_TABLE if s.registers_gym}
-    assert registered == {"reacher3", "arm7"}
+    assert registered == {"reacher3", "arm7", "panda-reach"}
     for name in registered:
         spec = TASKS[name]
         gym_spec = gym.spec(spec.gym_id)

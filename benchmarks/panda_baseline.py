@@ -1,0 +1,119 @@
+"""A hand-written baseline for panda-reach: operational-space control, the bar a policy must beat.
+
+At every env step (50 Hz, the policy's rate) the controller reads the env's MjData and commands
+
+    F = Λ (kp·(target − x) − kd·ẋ),   τ = Jᵀ F + Nᵀ (kq·(home − q) − kv·q̇),
+
+with J the flange's position Jacobian, Λ = (J M⁻¹ Jᵀ)⁻¹ the task-space inertia, N the dynamically
+consistent null-space projector (the redundant 4 DoF are pulled to Franka's ready pose), then
+action = clip(τ / torque limit, −1, 1): the same torque limits as the policy. Gravity is
+compensated by the model for both. Episodes are seeded 0..N−1, the targets `robopg eval --seed 0`
+(episode i seeded seed + i) scores a policy on.
+
+Also prints zero torque and, with --policy, a trained policy on the same episodes, with the
+safety numbers: success rate, final distance (median, 95th percentile), peak |torque| relative
+to the limits and peak joint speed.
+
+Usage: .venv/bin/python benchmarks/panda_baseline.py [--episodes 100] [--kp 150] [--policy RUN]
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+
+import robopg.envs  # noqa: F401  (registers robopg/PandaReach-v0)
+from robopg.envs.panda import PANDA_HOME, SUCCESS_RADIUS
+
+
+def osc_action(
+    model: mujoco.MjModel, data: mujoco.MjData, target: np.ndarray, kp: float, kq: float
+) -> np.ndarray:
+    """(7,) action in [-1, 1] driving the flange to ``target`` (critically damped gains)."""
+    site = model.site("ee").id
+    jac = np.zeros((3, model.nv))
+    mujoco.mj_jacSite(model, data, jac, None, site)
+    mass = np.zeros((model.nv, model.nv))
+    mujoco.mj_fullM(model, data, mass)
+    m_inv = np.linalg.inv(mass)
+    lam = np.linalg.inv(jac @ m_inv @ jac.T)
+    kd, kv = 2.0 * np.sqrt(kp), 2.0 * np.sqrt(kq)
+    force = lam @ (kp * (target - data.site_xpos[site]) - kd * (jac @ data.qvel))
+    jbar = m_inv @ jac.T @ lam  # dynamically consistent pseudo-inverse (nv, 3)
+    null = np.eye(model.nv) - jac.T @ jbar.T
+    posture = mass @ (kq * (PANDA_HOME - data.qpos) - kv * data.qvel)
+    tau = jac.T @ force + null @ posture
+    return np.clip(tau / model.actuator_gear[:, 0], -1.0, 1.0)
+
+
+def run(act: Callable[[np.ndarray, mujoco.MjData], np.ndarray], episodes: int) -> dict[str, float]:
+    """Episodes seeded 0..episodes−1 under ``act(obs, data)``: return, success, safety numbers."""
+    env = gym.make("robopg/PandaReach-v0")
+    data = env.unwrapped.data  # type: ignore[attr-defined]
+    returns, finals, peak_act, peak_qvel = [], [], 0.0, 0.0
+    for seed in range(episodes):
+        obs, _ = env.reset(seed=seed)
+        total, done = 0.0, False
+        while not done:
+            action = np.clip(act(obs, data), -1.0, 1.0)  # MuJoCo clamps ctrl to [-1, 1] too
+            peak_act = max(peak_act, float(np.abs(action).max()))
+            obs, reward, terminated, truncated, _ = env.step(action.astype(np.float32))
+            peak_qvel = max(peak_qvel, float(np.abs(data.qvel).max()))
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+        finals.append(float(np.linalg.norm(obs[27:30])))
+    env.close()
+    final = np.array(finals)
+    return {
+        "return": float(np.mean(returns)),
+        "return_std": float(np.std(returns)),
+        "success": float(np.mean(final < SUCCESS_RADIUS)),
+        "final_median_mm": float(np.median(final) * 1e3),
+        "final_p95_mm": float(np.percentile(final, 95) * 1e3),
+        "peak_action": peak_act,
+        "peak_qvel": peak_qvel,
+    }
+
+
+def report(name: str, episodes: int, r: dict[str, float]) -> None:
+    print(f"{name}, {episodes} episodes (seeded 0-{episodes - 1})")
+    print(f"  mean return   {r['return']:.3f} ± {r['return_std']:.3f}")
+    print(f"  success rate  {r['success']:.1%} (final distance < 2 cm)")
+    print(
+        f"  final dist    median {r['final_median_mm']:.3f} mm, 95th pct {r['final_p95_mm']:.3f} mm"
+    )
+    print(
+        f"  peak |torque| {r['peak_action']:.2f} of the limit, peak |q̇| {r['peak_qvel']:.2f} rad/s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--kp", type=float, default=150.0, help="task-space stiffness (1/s²)")
+    parser.add_argument("--kq", type=float, default=25.0, help="null-space posture stiffness")
+    parser.add_argument("--policy", help="also score a policy (run dir, checkpoint, task name)")
+    args = parser.parse_args()
+
+    def osc(obs: np.ndarray, data: mujoco.MjData) -> np.ndarray:
+        return osc_action(data.model, data, obs[24:27], args.kp, args.kq)
+
+    def zero(obs: np.ndarray, data: mujoco.MjData) -> np.ndarray:
+        return np.zeros(7)
+
+    report("zero torque", args.episodes, run(zero, args.episodes))
+    report(f"OSC baseline (kp {args.kp:g}, kq {args.kq:g})", args.episodes, run(osc, args.episodes))
+    if args.policy:
+        from robopg.controller import Controller
+
+        ctrl = Controller.load(args.policy)
+        report(f"policy {args.policy}", args.episodes, run(lambda o, d: ctrl.act(o), args.episodes))
+
+
+if __name__ == "__main__":
+    main()

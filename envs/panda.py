@@ -1,0 +1,111 @@
+"""panda-reach: a Franka Emika Panda (our MJCF, ``envs/assets/panda.xml``) reaching 3-D targets.
+
+The arm users know from panda-gym's PandaReach and Gymnasium-Robotics' FetchReach, but torque
+controlled, as on the real robot's joint-torque interface: the model compensates gravity
+(MuJoCo's ``gravcomp``), so the policy commands only the residual torque, and a zero action holds
+the arm where it is (up to joint damping).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mujoco
+import numpy as np
+
+from robopg.envs.engine import ReachTask
+
+ASSETS = Path(__file__).parent / "assets"
+
+#: Franka's "ready" pose (rad), the home the reset perturbs: elbow bent, flange pointing down.
+PANDA_HOME = np.array([0.0, -np.pi / 4, 0.0, -3 * np.pi / 4, 0.0, np.pi / 2, np.pi / 4])
+
+#: Target workspace: an axis-aligned box in the base frame (m), in front of the robot. Every
+#: point is reachable with the flange (0.30-0.72 m from the shoulder at z = 0.333, reach 0.855).
+TARGET_LOW = np.array([0.3, -0.3, 0.15])
+TARGET_HIGH = np.array([0.6, 0.3, 0.6])
+
+#: success: the flange within this distance (m) of the target at the episode's last step
+SUCCESS_RADIUS = 0.02
+
+#: Franka's joint velocity limits (rad/s), Franka Control Interface documentation ("Robot and
+#: interface specifications"); the model does not enforce them, ``robopg eval`` reports them.
+VELOCITY_LIMITS = np.array([2.175, 2.175, 2.175, 2.175, 2.61, 2.61, 2.61])
+
+
+class PandaReachTask(ReachTask):
+    """panda-reach: the Panda's flange to a random 3-D target, torque control over gravcomp.
+
+    - action (7): in [-1, 1], scaled by the motors' gear to the joint torque limits (87 N·m on
+      joints 1-4, 12 N·m on 5-7); the policy's torque adds to MuJoCo's gravity compensation.
+    - obs (30): cos θ (7), sin θ (7), θ̇ (7), flange xyz (3), target xyz (3), flange − target (3).
+    - reward: −‖flange − target‖ − 0.01·‖a‖² (c = 0.01: at full torque on every joint the
+      control cost is 0.07 per step, a third of a typical starting distance of 0.2 m).
+    - reset: θ = clip(home + U(−0.1, 0.1)⁷, joint range), θ̇ ~ U(−0.005, 0.005)⁷; target
+      uniform in the box ``TARGET_LOW``..``TARGET_HIGH`` (m), drawn from the env's generator.
+    - episode: 150 steps of frame skip 4 at 5 ms (dt 0.02 s, 3 s of simulated time); never
+      terminates.
+    - success: ‖flange − target‖ < 2 cm at the last step (``success``).
+    """
+
+    name = "panda-reach"
+    xml_path = ASSETS / "panda.xml"
+    frame_skip = 4
+    max_episode_steps = 150
+    obs_dim = 30
+    reward_dist_weight = 1.0
+    reward_control_weight = 0.01
+
+    def __init__(self, model: mujoco.MjModel) -> None:
+        super().__init__(model)
+        self.joint_low = model.jnt_range[:, 0].copy()
+        self.joint_high = model.jnt_range[:, 1].copy()
+
+    def reset_state(
+        self, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        qpos = np.clip(
+            PANDA_HOME + rng.uniform(low=-0.1, high=0.1, size=self.model.nq),
+            self.joint_low,
+            self.joint_high,
+        )
+        qvel = self.init_qvel + rng.uniform(low=-0.005, high=0.005, size=self.model.nv)
+        mocap = self.init_mocap_pos.copy()
+        mocap[0] = rng.uniform(low=TARGET_LOW, high=TARGET_HIGH)
+        return qpos, qvel, mocap
+
+    def observe(self, qpos: np.ndarray, qvel: np.ndarray, xpos: np.ndarray) -> np.ndarray:
+        obs = np.empty((qpos.shape[0], 30))
+        tip = xpos[:, self.fingertip]
+        target = xpos[:, self.target]
+        obs[:, 0:7] = np.cos(qpos)
+        obs[:, 7:14] = np.sin(qpos)
+        obs[:, 14:21] = qvel
+        obs[:, 21:24] = tip
+        obs[:, 24:27] = target
+        obs[:, 27:30] = tip - target
+        return obs
+
+    @staticmethod
+    def success(obs: np.ndarray) -> np.ndarray:
+        """(k,) bool: the flange within 2 cm of the target, from (k, 30) observations."""
+        return np.linalg.norm(obs[:, 27:30], axis=1) < SUCCESS_RADIUS
+
+    @classmethod
+    def eval_report(
+        cls, final_obs: np.ndarray, peak_obs: np.ndarray, peak_action: np.ndarray
+    ) -> list[str]:
+        """What a roboticist asks of a reach controller: success rate, final distance (median,
+        95th percentile), peak joint speed against Franka's limits, peak torque against the
+        torque limits (an action of ±1 is the full rated torque; MuJoCo clamps beyond)."""
+        dist = np.linalg.norm(final_obs[:, 27:30], axis=1) * 1e3
+        ok = cls.success(final_obs)
+        speed = peak_obs[:, 14:21] / VELOCITY_LIMITS  # (episodes, 7)
+        torque = np.minimum(peak_action, 1.0)
+        vj, tj = np.unravel_index(speed.argmax(), speed.shape)[1], torque.max(axis=0).argmax()
+        return [
+            f"success {ok.mean():.1%} ({ok.sum()}/{ok.size} within 2 cm at the end) · final "
+            f"distance median {np.median(dist):.1f} mm, 95th pct {np.percentile(dist, 95):.1f} mm",
+            f"peak |joint speed| {speed.max():.2f}× Franka's limit (joint {vj + 1}) · peak "
+            f"|torque| {torque.max():.2f}× the limit (joint {tj + 1})",
+        ]
