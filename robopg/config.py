@@ -51,7 +51,11 @@ class TrainConfig:
     activation: str = _f("tanh", "Hidden activation: tanh, relu or elu.")
     log_std_init: float = _f(-0.5, "Initial log standard deviation of the policy.")
     device: str = _f("auto", "auto (CUDA if available), cpu or cuda.")
-    engine: str = _f("auto", "Env backend: auto (batched where available), batch or gym.")
+    engine: str = _f(
+        "auto",
+        "Env backend: auto (batched where available), batch, gym, or warp (MuJoCo Warp on "
+        "--device; needs the extra robopg[gpu]).",
+    )
     num_threads: int = _f(0, "Threads for the batched engine (0: all cores).")
     eval_every: int = _f(0, "Evaluate deterministically every K updates (0: only at the end).")
     eval_episodes: int = _f(10, "Episodes per evaluation.")
