@@ -120,6 +120,7 @@ TASK_TABLE: tuple[TaskSpec, ...] = (
         "7-DoF arm (Pusher kinematics) reaching a random 3-D target",
         solved=-15.0,
         registers_gym=True,
+        warp=True,
     ),
 )
 

@@ -6,6 +6,10 @@ engine's reset states, smooth actions at a quarter of the actuator range (2026-1
     reacher   2 episodes  max |Δobs| 1.9e-5  max |Δreward| 2.3e-7
     reacher3  2 episodes  max |Δobs| 1.3e-5  max |Δreward| 4.2e-7
     pusher    1 episode   max |Δobs| 1.1e-5  max |Δreward| 5.6e-7
+    arm7      1 episode   max |Δobs| 4.4e-4  max |Δreward| 5.9e-6
+
+arm7's gap is about 50× what rounding only the CPU engine's state to float32 each step gives it
+(8.7e-6), unlike the other tasks; not yet explained (its second episode reaches 6.9e-4).
 
 Joint velocities drift most. Pusher is compared over one episode: its contacts and joint limits
 amplify rounding. Its second episode here reaches 2.5e-4 / 1.2e-5; at half range 1.3e-3 in one
@@ -24,7 +28,7 @@ import torch
 
 from robopg.envs.engine import BatchedArmEnv
 from robopg.envs.gym_arms import PusherTask, ReacherTask
-from robopg.envs.own_arms import Reacher3Task
+from robopg.envs.own_arms import Arm7Task, Reacher3Task
 from robopg.errors import EnvError
 from robopg.warp_engine import require_warp, warp_available
 
@@ -34,6 +38,7 @@ FOLLOW = {
     "reacher": (2, 1e-4, 2e-6),
     "reacher3": (2, 1e-4, 2e-6),
     "pusher": (1, 5e-5, 2e-6),
+    "arm7": (1, 2e-3, 3e-5),
 }
 OBS_TOL = 1e-4  # reset observations (no dynamics yet)
 
@@ -60,7 +65,7 @@ def cpu_state(cpu: BatchedArmEnv):
 
 
 @needs_warp
-@pytest.mark.parametrize("arm_cls", [ReacherTask, Reacher3Task, PusherTask])
+@pytest.mark.parametrize("arm_cls", [ReacherTask, Reacher3Task, PusherTask, Arm7Task])
 def test_episodes_follow_the_cpu_engine(arm_cls):
     n = 4
     episodes, obs_tol, reward_tol = FOLLOW[arm_cls.name]
@@ -167,3 +172,24 @@ def test_task_table_lists_warp_exactly_for_the_device_tasks():
     from robopg.warp_engine.tasks import DEVICE_TASKS
 
     assert {name for name, spec in TASKS.items() if spec.warp} == set(DEVICE_TASKS)
+
+
+@needs_warp
+def test_arm7_targets_land_in_the_cpu_engines_target_set():
+    from robopg.warp_engine.engine import WarpArmEnv
+
+    n = 512
+    dev = WarpArmEnv(Arm7Task.make(), n, device="cpu")
+    dev.reset(seed=0)
+    got = dev._mocap.numpy()[:, 0].astype(np.float64)
+    cpu = BatchedArmEnv(Arm7Task.make(), n, num_threads=1)
+    cpu.reset(seed=0)
+    ref = cpu._mocap[:, 0].copy()
+    # reachable targets: the observation's target is the mocap body, placed by kinematics
+    assert np.allclose(dev._obs.numpy()[:, 17:20], got, atol=1e-6)
+    se = ref.std(axis=0) / np.sqrt(n)
+    assert np.all(np.abs(got.mean(axis=0) - ref.mean(axis=0)) < 5 * np.sqrt(2) * se)
+    assert np.all(np.abs(got.std(axis=0) / ref.std(axis=0) - 1) < 0.15)
+    lo, hi = ref.min(axis=0), ref.max(axis=0)
+    span = hi - lo
+    assert np.all(got.min(axis=0) > lo - 0.1 * span) and np.all(got.max(axis=0) < hi + 0.1 * span)

@@ -112,6 +112,12 @@ class WarpArmEnv:
         self._mocap = wp.to_torch(d.mocap_pos) if model.nmocap else None
         self._overflow = wp.to_torch(d.overflow)
         self._mask = wp.to_torch(self._reset_mask)
+        if self.dtask.needs_kinematics:  # a scratch copy of the worlds for reset-time FK
+            with self._scope():
+                self._fk_d = mjw.make_data(model, nworld=num_envs)
+            self._fk_qpos = wp.to_torch(self._fk_d.qpos)
+            self._fk_xpos = wp.to_torch(self._fk_d.xpos)
+            self.dtask.fk = self._kinematics
         self._overflow_bits = contact_overflow_bits()
         self._seen_overflow = torch.zeros(num_envs, dtype=self._overflow.dtype, device=self.device)
         self._elapsed = torch.zeros(num_envs, dtype=torch.int64, device=self.device)
@@ -145,9 +151,7 @@ class WarpArmEnv:
             )
         acts = actions.to(device=self.device, dtype=torch.float32)
         self._ctrl.copy_(acts)
-        with self._scope():
-            for _ in range(self.arm.frame_skip):
-                self._mjw.step(self._m, self._d)
+        self.simulate()
         self._seen_overflow |= self._overflow
         obs = self.dtask.observe(self._qpos, self._qvel, self._xpos)
         reward = self.dtask.reward(self._xpos, acts)
@@ -162,6 +166,19 @@ class WarpArmEnv:
             obs = torch.where(done[:, None], fresh, obs)
         self._obs = obs
         return DeviceStep(obs, reward, terminated, truncated, final_obs)
+
+    def simulate(self) -> None:
+        """Physics only: ``frame_skip`` substeps of every world from the ``ctrl`` already set
+        (what ``step`` runs before observing; ``benchmarks/gpu.py`` times it alone)."""
+        with self._scope():
+            for _ in range(self.arm.frame_skip):
+                self._mjw.step(self._m, self._d)
+
+    def synchronize(self) -> None:
+        """Wait for the device's queued work (for timing; the engine itself never waits)."""
+        self._wp.synchronize_device(self._wp_device)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
 
     def reset_worlds(self, mask: torch.Tensor) -> torch.Tensor:
         """Reset the worlds where ``mask`` (N,) bool is True; the (N, obs_dim) observations."""
@@ -247,6 +264,13 @@ class WarpArmEnv:
         self._elapsed.masked_fill_(mask, 0)
         with self._scope():
             self._mjw.kinematics(self._m, self._d)
+
+    def _kinematics(self, qpos: torch.Tensor) -> torch.Tensor:
+        """Body positions (N, nbody, 3) of joint angles (N, nq), on the scratch worlds."""
+        self._fk_qpos.copy_(qpos)
+        with self._scope():
+            self._mjw.kinematics(self._m, self._fk_d)
+        return self._fk_xpos.clone()
 
     @contextmanager
     def _scope(self) -> Iterator[None]:

@@ -16,13 +16,14 @@ candidates.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
 from robopg.envs.engine import ArmTask
 from robopg.envs.gym_arms import PusherTask, ReacherTask
-from robopg.envs.own_arms import Reacher3Task
+from robopg.envs.own_arms import Arm7Task, Reacher3Task
 from robopg.errors import EnvError
 
 
@@ -55,11 +56,18 @@ def row_norm(v: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(v, dim=1)
 
 
+#: forward kinematics the engine lends a task at reset: angles (k, nq) → xpos (k, nbody, 3)
+Kinematics = Callable[[torch.Tensor], torch.Tensor]
+
+
 class DeviceTask:
     """Torch twin of one ``ArmTask``: ``reset_state``, ``observe``, ``reward``, ``terminated``."""
 
     #: whether an episode can end before its time limit (none of the arm tasks can)
     terminates = False
+    #: whether ``reset_state`` needs forward kinematics (``fk``) from the engine
+    needs_kinematics = False
+    fk: Kinematics | None = None
 
     def __init__(self, arm: ArmTask, device: torch.device) -> None:
         self.arm = arm
@@ -173,12 +181,52 @@ class PusherDevice(DeviceTask):
         return dist + self.ctrl_cost(actions, a.reward_control_weight) + near
 
 
-#: the tasks the device engine runs, by short name (arm7 is not here yet: its targets need
-#: forward kinematics of random joint angles at reset)
+class Arm7Device(DeviceTask):
+    """arm7 (``Arm7Task``): θ clipped to the joint range; the target (mocap) is the fingertip
+    of θ* uniform in the middle of each joint's range, by the engine's forward kinematics."""
+
+    arm: Arm7Task
+    needs_kinematics = True
+
+    def __init__(self, arm: ArmTask, device: torch.device) -> None:
+        super().__init__(arm, device)
+        a = self.arm
+
+        def t(x: object) -> torch.Tensor:
+            return torch.as_tensor(x, dtype=torch.float32, device=device)
+
+        self.joint_low, self.joint_high = t(a.joint_low), t(a.joint_high)
+        self.target_low, self.target_high = t(a.target_low), t(a.target_high)
+
+    def reset_state(self, gen: torch.Generator, k: int) -> ResetDraw:
+        if self.fk is None:
+            raise EnvError("arm7's device reset needs the engine's forward kinematics.")
+        z = self.init_qpos
+        qpos = z + uniform(gen, (k, self.nq), -0.1, 0.1, z)
+        qpos = torch.minimum(torch.maximum(qpos, self.joint_low), self.joint_high)
+        qvel = uniform(gen, (k, self.nv), -0.005, 0.005, z)
+        u = uniform(gen, (k, self.nq), 0.0, 1.0, z)
+        theta = self.target_low + (self.target_high - self.target_low) * u
+        mocap = self.init_mocap.expand(k, -1, -1).clone()
+        mocap[:, 0] = self.fk(theta)[:, self.arm.fingertip]
+        return ResetDraw(qpos, qvel, mocap)
+
+    def observe(self, qpos: torch.Tensor, qvel: torch.Tensor, xpos: torch.Tensor) -> torch.Tensor:
+        tip, target = xpos[:, self.arm.fingertip], xpos[:, self.arm.target]
+        return torch.cat((qpos, qvel, tip, target, tip - target), dim=1)
+
+    def reward(self, xpos: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        a = self.arm
+        dist = -row_norm(xpos[:, a.fingertip] - xpos[:, a.target]) * a.reward_dist_weight
+        return dist + self.ctrl_cost(actions, a.reward_control_weight)
+
+
+#: the tasks the device engine runs, by short name
 DEVICE_TASKS: dict[str, type[DeviceTask]] = {
     "reacher": ReacherDevice,
     "reacher3": Reacher3Device,
     "pusher": PusherDevice,
+    "arm7": Arm7Device,
 }
 
 
