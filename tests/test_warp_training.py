@@ -13,7 +13,7 @@ from robopg.cli import app
 from robopg.controller import Controller
 from robopg.evaluate import evaluate_saved_policy
 from robopg.policy import GaussianPolicy, NetConfig
-from robopg.trainer import EVAL_SEED_OFFSET, Trainer
+from robopg.trainer import EVAL_SEED_OFFSET, Trainer, resume_config
 from robopg.warp_engine import warp_available
 
 from .conftest import tiny_config
@@ -76,3 +76,12 @@ def test_policy_trained_with_warp_evaluates_on_the_cpu_engine(tmp_path: Path):
     assert -60 < ev.mean < 0  # a Reacher return, from the CPU engine
     ctrl = Controller.load(path)
     assert ctrl.act(np.zeros(10)).shape == (2,)
+
+
+@needs_warp
+def test_warp_run_resumes_with_fresh_episodes(tmp_path: Path):
+    first = Trainer(tiny_config(tmp_path, engine="warp", steps=800), show_progress=False).train()
+    assert first.run_dir is not None and first.env_steps == 800
+    cfg = resume_config(first.run_dir, {"steps": 1600})
+    second = Trainer(cfg, show_progress=False, resume=first.run_dir).train()
+    assert second.env_steps == 1600 and second.final_checkpoint is not None
