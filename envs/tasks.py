@@ -32,6 +32,8 @@ class TaskSpec:
     - ``solved``: the deterministic-eval return we call solved (None: no bar set).
     - ``registers_gym``: robopg registers ``gym_id`` with gymnasium itself (its env is
       ``robopg.envs.gym_env.ArmGymEnv`` running ``arm``); False for ids gymnasium ships.
+    - ``warp``: the MuJoCo Warp device engine (``robopg.warp_engine``, extra ``robopg[gpu]``)
+      runs the task; listed here because ``robopg.envs`` may not import that torch module.
     """
 
     name: str
@@ -40,6 +42,7 @@ class TaskSpec:
     arm: type[ArmTask] | None = None
     solved: float | None = None
     registers_gym: bool = False
+    warp: bool = False
 
     def __post_init__(self) -> None:
         if self.registers_gym and self.arm is None:
@@ -53,14 +56,18 @@ class TaskSpec:
         description: str,
         solved: float | None = None,
         registers_gym: bool = False,
+        warp: bool = False,
     ) -> TaskSpec:
         """The spec of an ``ArmTask``, named by the class (so the name is written once)."""
-        return cls(arm.name, gym_id, description, arm, solved, registers_gym)
+        return cls(arm.name, gym_id, description, arm, solved, registers_gym, warp)
 
     @property
     def engines(self) -> tuple[str, ...]:
-        """Backends that can run the task, the one ``--engine auto`` picks first."""
-        return ("batch", "gym") if self.arm is not None else ("gym",)
+        """Backends that can run the task, the one ``--engine auto`` picks first (auto never
+        picks warp: it needs an optional extra and a kernel compilation; ask for it)."""
+        if self.arm is None:
+            return ("gym",)
+        return ("batch", "gym", "warp") if self.warp else ("batch", "gym")
 
     @property
     def env_action_dtype(self) -> type[np.floating]:
@@ -94,15 +101,22 @@ class TaskSpec:
 #: gives −5.10. A policy is solved when it reaches what a roboticist's first controller does.
 TASK_TABLE: tuple[TaskSpec, ...] = (
     TaskSpec.of_arm(
-        ReacherTask, "Reacher-v5", "2-link planar arm reaching a random target", solved=-3.75
+        ReacherTask,
+        "Reacher-v5",
+        "2-link planar arm reaching a random target",
+        solved=-3.75,
+        warp=True,
     ),
-    TaskSpec.of_arm(PusherTask, "Pusher-v5", "7-DoF arm pushing a puck to a goal", solved=0.0),
+    TaskSpec.of_arm(
+        PusherTask, "Pusher-v5", "7-DoF arm pushing a puck to a goal", solved=0.0, warp=True
+    ),
     TaskSpec.of_arm(
         Reacher3Task,
         "robopg/Reacher3-v0",
         "3-link planar arm (redundant joint) reaching a random target",
         solved=-3.75,
         registers_gym=True,
+        warp=True,
     ),
     TaskSpec.of_arm(
         Arm7Task,
@@ -110,6 +124,7 @@ TASK_TABLE: tuple[TaskSpec, ...] = (
         "7-DoF arm (Pusher kinematics) reaching a random 3-D target",
         solved=-15.0,
         registers_gym=True,
+        warp=True,
     ),
     TaskSpec.of_arm(
         PandaReachTask,

@@ -57,7 +57,11 @@ class TrainConfig:
     log_std_min: float = _f(-5.0, "Lower bound of a state-dependent log σ (--std state).")
     log_std_max: float = _f(1.0, "Upper bound of a state-dependent log σ (--std state).")
     device: str = _f("auto", "auto (CUDA if available), cpu or cuda.")
-    engine: str = _f("auto", "Env backend: auto (batched where available), batch or gym.")
+    engine: str = _f(
+        "auto",
+        "Env backend: auto (batched where available), batch, gym, or warp (MuJoCo Warp on "
+        "--device; needs the extra robopg[gpu]).",
+    )
     num_threads: int = _f(0, "Threads for the batched engine (0: all cores).")
     eval_every: int = _f(0, "Evaluate deterministically every K updates (0: only at the end).")
     eval_episodes: int = _f(10, "Episodes per periodic evaluation.")

@@ -28,14 +28,14 @@ from robopg.checkpoint import (
 )
 from robopg.config import TrainConfig, save_json
 from robopg.distributed import DistContext, init_distributed, shutdown_distributed
-from robopg.envs import VectorEnv, make_vector_env, resolve_task
+from robopg.engines import Engine, host_engine, make_collector, make_engine
+from robopg.envs import resolve_task
 from robopg.errors import CheckpointError, ConfigError, RobopgError, TrainingDiverged
 from robopg.evaluate import EvalResult, run_episodes
 from robopg.metrics import MetricsWriter, TrainingProgress, drop_torn_lines, require_tensorboard
 from robopg.normalize import update_across_ranks
 from robopg.policy import GaussianPolicy, ValueNet
 from robopg.reinforce import UpdateSettings, update
-from robopg.rollout import RolloutCollector
 from robopg.run_setup import derive_seeds, pick_device
 from robopg.runs import RunDir, checkpoint_for_resume
 from robopg.stopping import GracefulStop
@@ -93,8 +93,13 @@ class Trainer:
             from robopg.render import require_video_support
 
             require_video_support()  # fail now (and set MUJOCO_GL early), not after training
-        self.env: VectorEnv = make_vector_env(
-            cfg.env, cfg.num_envs, engine=cfg.engine, num_threads=cfg.num_threads or None
+        self.env: Engine = make_engine(
+            cfg.env,
+            cfg.num_envs,
+            engine=cfg.engine,
+            device=self.device,
+            num_threads=cfg.num_threads or None,
+            log=self._status if self.dist.is_main else None,
         )
         torch.manual_seed(self.seeds["init"])
         self.net_cfg = cfg.net_config(self.env.obs_dim, self.env.act_dim)
@@ -109,7 +114,7 @@ class Trainer:
         )
         self.noise_gen = torch.Generator(device=self.device).manual_seed(self.seeds["noise"])
         self.value_gen = torch.Generator().manual_seed(self.seeds["value"])
-        self.collector = RolloutCollector(self.env, self.policy, self.device, self.noise_gen)
+        self.collector = make_collector(self.env, self.policy, self.device, self.noise_gen)
         self.settings = UpdateSettings(
             gamma=cfg.gamma,
             lam=cfg.lam,
@@ -132,6 +137,10 @@ class Trainer:
             self._restore(resume)
         else:
             self.collector.reset(self.seeds["env"] + self.dist.rank * cfg.num_envs)
+
+    def _status(self, line: str) -> None:
+        """A one-line status message (the warp engine's kernel compilation, for one)."""
+        self.console.print(f"[dim]{line}[/]", highlight=False)
 
     @property
     def run_dir(self) -> Path | None:
@@ -288,7 +297,7 @@ class Trainer:
             episodes,
             seed=self.cfg.seed + EVAL_SEED_OFFSET,
             deterministic=deterministic,
-            engine=self.cfg.engine,
+            engine=host_engine(self.cfg.engine),
         )
 
     def _record_video(self) -> None:

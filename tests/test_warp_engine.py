@@ -1,0 +1,186 @@
+"""The MuJoCo Warp engine on Warp's CPU device: it follows the CPU engine along whole episodes.
+
+Tolerances are measured float32 (Warp) vs float64 (CPU engine) gaps, 4 worlds from the CPU
+engine's reset states, smooth actions at a quarter of the actuator range (2026-12-03):
+
+    reacher   2 episodes  max |Δobs| 1.9e-5  max |Δreward| 2.3e-7
+    reacher3  2 episodes  max |Δobs| 1.3e-5  max |Δreward| 4.2e-7
+    pusher    1 episode   max |Δobs| 1.1e-5  max |Δreward| 5.6e-7
+    arm7      1 episode   max |Δobs| 4.4e-4  max |Δreward| 5.9e-6
+
+arm7's gap is about 50× what rounding only the CPU engine's state to float32 each step gives it
+(8.7e-6), unlike the other tasks; not yet explained (its second episode reaches 6.9e-4).
+
+Joint velocities drift most. Pusher is compared over one episode: its contacts and joint limits
+amplify rounding. Its second episode here reaches 2.5e-4 / 1.2e-5; at half range 1.3e-3 in one
+episode; under independent full-range actions per step rounding only the CPU engine's own state
+to float32 each step already moves it by 0.14 in an episode, and Warp's gap reaches 0.2–1.
+Flags and reset timing are exact for every task.
+Everything but the first test needs the optional extra ``robopg[gpu]`` (``dev`` includes it). The
+first run compiles Warp's kernels (tens of seconds, cached under ~/.cache/warp afterwards).
+"""
+
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from robopg.envs.engine import BatchedArmEnv
+from robopg.envs.gym_arms import PusherTask, ReacherTask
+from robopg.envs.own_arms import Arm7Task, Reacher3Task
+from robopg.errors import EnvError
+from robopg.warp_engine import require_warp
+
+#: task: (episodes compared, max |Δobs| allowed, max |Δreward| allowed); measured gaps in the
+#: module docstring, the bounds leave about 4× margin
+FOLLOW = {
+    "reacher": (2, 1e-4, 2e-6),
+    "reacher3": (2, 1e-4, 2e-6),
+    "pusher": (1, 5e-5, 2e-6),
+    "arm7": (1, 2e-3, 3e-5),
+}
+OBS_TOL = 1e-4  # reset observations (no dynamics yet)
+
+
+def test_missing_extra_is_one_sentence_with_the_install_command(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mujoco_warp", None)  # what `import` sees when absent
+    with pytest.raises(EnvError, match=r'pip install "robopg\[gpu\]"'):
+        require_warp()
+
+
+def warp_env(arm_cls, n):
+    from robopg.warp_engine.engine import WarpArmEnv
+
+    return WarpArmEnv(arm_cls.make(), n, device="cpu")
+
+
+def cpu_state(cpu: BatchedArmEnv):
+    mocap = cpu._mocap.copy() if cpu._mocap is not None else None
+    return cpu._qpos.copy(), cpu._qvel.copy(), mocap
+
+
+@pytest.mark.parametrize("arm_cls", [ReacherTask, Reacher3Task, PusherTask, Arm7Task])
+def test_episodes_follow_the_cpu_engine(arm_cls):
+    n = 4
+    episodes, obs_tol, reward_tol = FOLLOW[arm_cls.name]
+    cpu = BatchedArmEnv(arm_cls.make(), n, num_threads=1)
+    dev = warp_env(arm_cls, n)
+    obs = cpu.reset(seed=3)
+    dev.reset(seed=0)
+    dobs = dev.load_states(*cpu_state(cpu))
+    assert np.abs(dobs.numpy() - obs).max() < OBS_TOL
+    # smooth, policy-like actions: under independent uniform actions every step Pusher is
+    # chaotic enough that even rounding the CPU engine's own state to float32 each step moves
+    # its observations by 0.14 within an episode (measured), so no engine could follow it
+    phase = np.random.default_rng(1).uniform(0, 2 * np.pi, (n, cpu.act_dim))
+    amp = 0.25 * cpu.action_high
+    d_obs = d_rew = 0.0
+    limit = cpu.max_episode_steps
+    for ep in range(episodes):
+        for t in range(limit):
+            k = ep * limit + t
+            a = (amp * np.sin(0.15 * k + phase)).astype(np.float32)
+            ref, got = cpu.step(a), dev.step(torch.from_numpy(a))
+            assert np.array_equal(got.truncated.numpy(), ref.truncated)
+            assert np.array_equal(got.terminated.numpy(), ref.terminated)
+            assert got.truncated.all().item() == (t == limit - 1)
+            d_obs = max(d_obs, float(np.abs(got.final_obs.numpy() - ref.final_obs).max()))
+            d_rew = max(d_rew, float(np.abs(got.reward.numpy() - ref.reward).max()))
+            if t < limit - 1:
+                assert torch.equal(got.obs, got.final_obs)
+        # auto-reset happened in the step: obs is a fresh episode, not the final obs
+        assert (got.obs - got.final_obs).abs().max() > 1e-3
+        assert torch.equal(dev._elapsed, torch.zeros(n, dtype=torch.int64))
+        if ep < episodes - 1:  # restart both engines from the CPU engine's new episode
+            dev.load_states(*cpu_state(cpu))
+    print(f"{arm_cls.name}: max |Δobs| {d_obs:.2e}, max |Δreward| {d_rew:.2e}")
+    assert d_obs < obs_tol, d_obs
+    assert d_rew < reward_tol, d_rew
+    dev.check_overflow()
+
+
+def test_reacher_resets_land_in_reachers_distribution():
+    n = 512
+    dev = warp_env(ReacherTask, n)
+    dev.reset(seed=0)
+    qpos, qvel = dev._qpos.numpy().astype(np.float64), dev._qvel.numpy()
+    init = ReacherTask.make().init_qpos
+    assert np.abs(qpos[:, :2] - init[:2]).max() <= 0.1 + 1e-6
+    assert np.abs(qvel[:, :2]).max() <= 0.005 + 1e-7
+    assert np.all(qvel[:, 2:] == 0)
+    target = qpos[:, 2:]
+    r = np.linalg.norm(target, axis=1)
+    assert r.max() < 0.2
+    # uniform in the disc: P(r < 0.1) = 1/4, P(x > 0) = 1/2 (binomial std ≈ 0.02 at n = 512)
+    assert abs(np.mean(r < 0.1) - 0.25) < 0.08
+    assert abs(np.mean(target[:, 0] > 0) - 0.5) < 0.08
+    # the observation's target and fingertip-to-target entries read the same state
+    obs = dev._obs.numpy()
+    assert np.allclose(obs[:, 4:6], target, atol=1e-6)
+
+
+def test_same_seed_same_numbers_and_masked_reset():
+    n = 8
+    dev = warp_env(ReacherTask, n)
+    actions = torch.linspace(-1, 1, 60 * n * 2).reshape(60, n, 2)
+
+    def episode(seed):
+        out = [dev.reset(seed)]
+        for a in actions:
+            out.append(dev.step(a).obs)
+        return torch.stack(out)
+
+    first, again, other = episode(5), episode(5), episode(6)
+    assert torch.equal(first, again)
+    assert not torch.allclose(first[0], other[0])
+    before = dev._qpos.clone()
+    mask = torch.zeros(n, dtype=torch.bool)
+    mask[[1, 4]] = True
+    dev.reset_worlds(mask)
+    after = dev._qpos
+    assert torch.equal(after[~mask], before[~mask])
+    assert not torch.allclose(after[mask], before[mask])
+    assert torch.equal(dev._elapsed[mask], torch.zeros(2, dtype=torch.int64))
+
+
+def test_pusher_contact_overflow_is_one_sentence():
+    from robopg.warp_engine.engine import WarpArmEnv
+
+    # the puck resting on the table alone makes 3 contacts; room for 1 must be detected
+    dev = WarpArmEnv(PusherTask.make(), 2, device="cpu", nconmax=1, njmax=1)
+    dev.reset(seed=0)
+    dev.step(torch.zeros(2, 7))
+    with pytest.raises(EnvError, match="ran out of contact/constraint buffers"):
+        dev.check_overflow()
+    ok = WarpArmEnv(PusherTask.make(), 2, device="cpu")
+    ok.reset(seed=0)
+    ok.step(torch.zeros(2, 7))
+    ok.check_overflow()  # the default buffers hold Pusher's contacts
+
+
+def test_task_table_lists_warp_exactly_for_the_device_tasks():
+    from robopg.envs.tasks import TASKS
+    from robopg.warp_engine.tasks import DEVICE_TASKS
+
+    assert {name for name, spec in TASKS.items() if spec.warp} == set(DEVICE_TASKS)
+
+
+def test_arm7_targets_land_in_the_cpu_engines_target_set():
+    from robopg.warp_engine.engine import WarpArmEnv
+
+    n = 512
+    dev = WarpArmEnv(Arm7Task.make(), n, device="cpu")
+    dev.reset(seed=0)
+    got = dev._mocap.numpy()[:, 0].astype(np.float64)
+    cpu = BatchedArmEnv(Arm7Task.make(), n, num_threads=1)
+    cpu.reset(seed=0)
+    ref = cpu._mocap[:, 0].copy()
+    # reachable targets: the observation's target is the mocap body, placed by kinematics
+    assert np.allclose(dev._obs.numpy()[:, 17:20], got, atol=1e-6)
+    se = ref.std(axis=0) / np.sqrt(n)
+    assert np.all(np.abs(got.mean(axis=0) - ref.mean(axis=0)) < 5 * np.sqrt(2) * se)
+    assert np.all(np.abs(got.std(axis=0) / ref.std(axis=0) - 1) < 0.15)
+    lo, hi = ref.min(axis=0), ref.max(axis=0)
+    span = hi - lo
+    assert np.all(got.min(axis=0) > lo - 0.1 * span) and np.all(got.max(axis=0) < hi + 0.1 * span)
