@@ -14,7 +14,8 @@ def test_every_named_task_is_one_entry_with_its_arm() -> None:
         assert spec.arm is not None and issubclass(spec.arm, ArmTask)
         assert spec.arm.name == spec.name  # named by the class, written once
         assert ARM_TASKS[spec.name] is spec.arm
-        assert spec.engines == ("batch", "gym", "warp")
+        device = ("warp",) if spec.name != "panda-reach" else ()  # panda: no warp twin yet
+        assert spec.engines == ("batch", "gym", *device)
         assert spec.solved is not None
 
 
