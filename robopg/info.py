@@ -43,9 +43,31 @@ class RunInfo:
     final_eval: dict[str, Any] | None
     checkpoints: list[CheckpointInfo] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    time_split: dict[str, float] = field(default_factory=dict)  # metric name → total seconds
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+#: The wall-clock split ``robopg info`` sums over a run's rows (absent in runs made before it).
+TIME_SPLIT = (
+    "time/collect_s",
+    "time/update_s",
+    "time/update_policy_s",
+    "time/update_value_s",
+    "time/eval_s",
+    "time/checkpoint_s",
+)
+
+
+def time_split(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Total seconds per TIME_SPLIT name over the rows that carry it."""
+    totals: dict[str, float] = {}
+    for name in TIME_SPLIT:
+        values = [r[name] for r in rows if isinstance(r.get(name), (int, float))]
+        if values:
+            totals[name] = float(sum(values))
+    return totals
 
 
 def run_info(path: Path) -> RunInfo:
@@ -90,6 +112,7 @@ def run_info(path: Path) -> RunInfo:
         final_eval=final_eval,
         checkpoints=checkpoints,
         config=record.config,
+        time_split=time_split(rows),
     )
 
 
@@ -113,6 +136,24 @@ def format_info(info: RunInfo) -> list[str]:
         + " (stochastic)",
         f"eval       best {ev(info.best_eval)}; last {ev(info.last_eval)} (deterministic)",
     ]
+    split = info.time_split
+    if "time/collect_s" in split and "time/update_s" in split and info.updates:
+        collect, update = split["time/collect_s"], split["time/update_s"]
+        per = 1e3 / info.updates
+        line = (
+            f"time       per update: collect {collect * per:.1f} ms "
+            f"({collect / max(collect + update, 1e-12):.0%}) + update {update * per:.1f} ms"
+        )
+        if "time/update_value_s" in split:
+            line += (
+                f" (policy {split.get('time/update_policy_s', 0.0) * per:.1f} ms, "
+                f"value fit {split['time/update_value_s'] * per:.1f} ms)"
+            )
+        lines.append(line)
+        lines.append(
+            f"           besides training: evaluation {split.get('time/eval_s', 0.0):.1f} s, "
+            f"checkpoints {split.get('time/checkpoint_s', 0.0):.1f} s"
+        )
     if info.final_eval is not None:
         fe = info.final_eval
         # Checkpoints from before the standard error was recorded carry only the spread.

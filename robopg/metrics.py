@@ -25,11 +25,23 @@ from robopg.errors import ConfigError
 #: empty CSV cell where a value does not exist for that update, e.g. ``eval/*`` between
 #: evaluations or ``train/value_loss`` without a value baseline), so the CSV header written by the
 #: first row fits all later rows and plots never meet a missing column.
+#:
+#: Wall-clock split (seconds, this update): ``time/collect_s`` + ``time/update_s`` make up the
+#: update's ``time/sps`` (``time/update_policy_s`` and ``time/update_value_s`` are the update's
+#: two parts, on CUDA the host's share of them); ``time/eval_s`` is this row's evaluation and
+#: ``time/checkpoint_s`` the periodic checkpoint written after the *previous* row. Neither of
+#: the last two counts in ``time/elapsed`` (training time).
 METRIC_NAMES: tuple[str, ...] = (
     "time/update",
     "time/env_steps",
     "time/sps",
     "time/elapsed",
+    "time/collect_s",
+    "time/update_s",
+    "time/update_policy_s",
+    "time/update_value_s",
+    "time/eval_s",
+    "time/checkpoint_s",
     "rollout/ep_return_mean",
     "rollout/ep_len_mean",
     "rollout/episodes",

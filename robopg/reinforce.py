@@ -9,6 +9,7 @@ policy takes exactly one step per batch, with no ratio clipping and no reuse of 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -73,11 +74,24 @@ def standardize(x: torch.Tensor, dist: DistContext, eps: float = 1e-8) -> torch.
     return (x - moments[0]) / (var.sqrt() + eps)
 
 
+def surrogate(logp: torch.Tensor, adv: torch.Tensor) -> torch.Tensor:
+    """−mean(log π(a|s) · Â) from (B,) log-probabilities and advantages: its gradient is the
+    REINFORCE estimate, negated."""
+    return -(logp * adv).mean()
+
+
 def policy_loss(
     policy: GaussianPolicy, obs: torch.Tensor, actions: torch.Tensor, adv: torch.Tensor
 ) -> torch.Tensor:
-    """Surrogate −mean(log π(a|s) · Â) whose gradient is the REINFORCE estimate (negated)."""
-    return -(policy.log_prob(obs, actions) * adv).mean()
+    """The surrogate of ``policy`` on (B, obs_dim) observations and (B, act_dim) actions."""
+    return surrogate(policy.log_prob(obs, actions), adv)
+
+
+def clear_grads(module: nn.Module) -> None:
+    """Drop ``module``'s gradients (``zero_grad(set_to_none=True)`` without the optimizer's
+    dynamo guard, which costs more than the whole Adam step on these tiny nets)."""
+    for p in module.parameters():
+        p.grad = None
 
 
 def _check_finite(name: str, value: torch.Tensor) -> None:
@@ -103,7 +117,9 @@ def update(
     dist: DistContext,
     generator: torch.Generator,
 ) -> dict[str, float]:
-    """One REINFORCE step on ``batch``; returns diagnostics (floats, computed once per update)."""
+    """One REINFORCE step on ``batch``; returns diagnostics (floats, computed once per update)
+    and the wall seconds of its two parts (advantages + policy step, value fit)."""
+    t_start = time.perf_counter()
     adv, targets = compute_advantages(batch, policy, value_net, s)
     obs = batch.obs.reshape(-1, batch.obs.shape[-1])
     actions = batch.actions.reshape(-1, batch.actions.shape[-1])
@@ -113,10 +129,12 @@ def update(
         adv_flat = standardize(adv_flat, dist)
 
     # --- policy: exactly one gradient step ---
-    old_logp = policy.log_prob(obs, actions).detach()
-    loss = policy_loss(policy, obs, actions, adv_flat)
+    # One forward gives both the surrogate and the pre-step log-probabilities for the KL check.
+    logp = policy.log_prob(obs, actions)
+    old_logp = logp.detach()
+    loss = surrogate(logp, adv_flat)
     _check_finite("the policy loss", loss)
-    policy_opt.zero_grad(set_to_none=True)
+    clear_grads(policy)
     loss.backward()
     params = [p for p in policy.parameters() if p.requires_grad]
     dist.average_gradients(params)
@@ -141,6 +159,9 @@ def update(
         "train/adv_std": raw_adv_std,
     }
 
+    t_policy = time.perf_counter()
+    seconds = {"time/update_policy_s": t_policy - t_start}
+
     # --- value baseline: several regression epochs on the λ-return targets ---
     if value_net is not None and value_opt is not None:
         norm_obs = policy.obs_norm(obs).detach()
@@ -158,8 +179,9 @@ def update(
         with torch.no_grad():
             resid = flat_targets - value_net(norm_obs)
             metrics["train/explained_var"] = 1 - resid.var() / flat_targets.var().clamp_min(1e-8)
-    stacked = torch.stack([v.float() for v in metrics.values()]).cpu()
-    return dict(zip(metrics, stacked.tolist(), strict=True))
+        seconds["time/update_value_s"] = time.perf_counter() - t_policy
+    stacked = torch.stack([v.float() for v in metrics.values()]).cpu()  # one device sync
+    return {**dict(zip(metrics, stacked.tolist(), strict=True)), **seconds}
 
 
 def fit_value(
@@ -186,11 +208,13 @@ def fit_value(
     params = list(value_net.parameters())
     for _ in range(epochs):
         perm = torch.randperm(B, generator=generator, device="cpu").to(targets.device)
+        # One gather per epoch; the minibatches are then contiguous views (no copy each).
+        obs_perm, targets_perm = norm_obs[perm], targets[perm]
         total = torch.zeros((), device=targets.device)
         for i in range(minibatches):
-            idx = perm[i * mb : (i + 1) * mb]
-            loss = 0.5 * (value_net(norm_obs[idx]) - targets[idx]).square().mean()
-            opt.zero_grad(set_to_none=True)
+            rows = slice(i * mb, (i + 1) * mb)
+            loss = 0.5 * (value_net(obs_perm[rows]) - targets_perm[rows]).square().mean()
+            clear_grads(value_net)
             loss.backward()
             if average_gradients is not None:
                 average_gradients(params)

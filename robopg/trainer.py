@@ -108,9 +108,12 @@ class Trainer:
         self.dist.broadcast_parameters(self.policy)
         if self.value is not None:
             self.dist.broadcast_parameters(self.value)
-        self.policy_opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr)
+        # foreach: the same arithmetic as the per-tensor loop (bitwise, tested), fewer dispatches.
+        self.policy_opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr, foreach=True)
         self.value_opt = (
-            torch.optim.Adam(self.value.parameters(), lr=cfg.value_lr) if self.value else None
+            torch.optim.Adam(self.value.parameters(), lr=cfg.value_lr, foreach=True)
+            if self.value
+            else None
         )
         self.noise_gen = torch.Generator(device=self.device).manual_seed(self.seeds["noise"])
         self.value_gen = torch.Generator().manual_seed(self.seeds["value"])
@@ -180,6 +183,8 @@ class Trainer:
             self.console,
             enabled=self.show_progress and self.dist.is_main,
         )
+        # A periodic checkpoint is written after its update's row, so its time is in the next.
+        checkpoint_s = 0.0
         with GracefulStop() as stop, progress:
             # halted is set on rank 0 only; dist.any makes the stop collective like a signal's.
             while self.update_idx < self.total_updates and not self.dist.any(
@@ -188,6 +193,7 @@ class Trainer:
                 t0 = time.perf_counter()
                 self._set_learning_rate()
                 batch = self.collector.collect(cfg.rollout_len)
+                t_collected = time.perf_counter()
                 try:
                     metrics = update(
                         batch,
@@ -205,16 +211,22 @@ class Trainer:
                     update_across_ranks(self.policy.obs_norm, batch.obs, self.dist)
                 self.update_idx += 1
                 self.env_steps += self.batch_steps
-                dt = time.perf_counter() - t0
+                t_end = time.perf_counter()
+                dt = t_end - t0
                 self.elapsed += dt
                 row = self._metrics_row(metrics, batch.episode_returns, batch.episode_lengths, dt)
+                row["time/collect_s"] = t_collected - t0
+                row["time/update_s"] = t_end - t_collected
+                row["time/checkpoint_s"] = checkpoint_s
                 last = self.update_idx == self.total_updates
                 periodic = cfg.eval_every and self.update_idx % cfg.eval_every == 0
                 if self.dist.is_main and (last or periodic):
                     # The final evaluation lands in the metrics too (plots, `robopg info`).
+                    t_eval = time.perf_counter()
                     evaluation = self.evaluate(
                         cfg.final_eval_episodes if last else cfg.eval_episodes
                     )
+                    row["time/eval_s"] = time.perf_counter() - t_eval
                     row.update(self._eval_metrics(evaluation))
                     final_eval = evaluation if last else None
                     if self.on_eval is not None and self.on_eval(self.env_steps, evaluation):
@@ -222,8 +234,11 @@ class Trainer:
                 if writer is not None:
                     writer.write(row)
                 progress.update(self.env_steps, row["time/sps"], self.last_return, row["train/std"])
+                checkpoint_s = 0.0
                 if self.dist.is_main and self.update_idx % cfg.checkpoint_every == 0:
+                    t_save = time.perf_counter()
                     self.save(self._checkpoint_path())
+                    checkpoint_s = time.perf_counter() - t_save
                 if cfg.video_every and self.update_idx % cfg.video_every == 0:
                     self._record_video()
             # Stopped early only by a signal (on any rank: the stop is collective) or on_eval.

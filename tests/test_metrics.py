@@ -72,6 +72,29 @@ def test_jsonl_and_csv_hold_every_promised_name(eval_runs: dict[str, Path]) -> N
             assert math.isclose(float(csv_row[name]), float(value), rel_tol=1e-12), name
 
 
+def test_time_split_adds_up_to_the_update(tmp_path: Path) -> None:
+    """collect + update is the update's wall time (what SPS divides), the update splits into
+    its policy and value parts, and evaluation / checkpoint time is reported apart."""
+    cfg = tiny_config(tmp_path, steps=1600, eval_every=2, eval_episodes=2, checkpoint_every=1)
+    result = Trainer(cfg, show_progress=False).train()
+    assert result.run_dir is not None
+    rows = read_jsonl(result.run_dir)
+    for row in rows:
+        collect, update = row["time/collect_s"], row["time/update_s"]
+        assert isinstance(collect, float) and isinstance(update, float)
+        assert collect > 0 and update > 0
+        assert 400 / (collect + update) == pytest.approx(row["time/sps"], rel=1e-3)
+        parts = row["time/update_policy_s"] + row["time/update_value_s"]
+        assert 0 < parts <= update
+    assert [r["time/eval_s"] is not None for r in rows] == [False, True, False, True]
+    assert all(r["time/eval_s"] > 0 for r in rows if r["time/eval_s"] is not None)
+    # Each update writes a checkpoint after its row, so its cost shows in the next row.
+    assert rows[0]["time/checkpoint_s"] == 0.0
+    assert all(r["time/checkpoint_s"] > 0 for r in rows[1:])
+    elapsed = sum(r["time/collect_s"] + r["time/update_s"] for r in rows)
+    assert rows[-1]["time/elapsed"] == pytest.approx(elapsed, rel=1e-3)
+
+
 def test_final_evaluation_is_logged_and_matches_the_checkpoint(
     eval_runs: dict[str, Path],
 ) -> None:

@@ -102,6 +102,12 @@ def test_info_summarises_a_run(tiny_run: Path) -> None:
     assert data["env_steps"] == 1600 and data["updates"] == 4 and data["finished"]
     assert data["best_eval"]["return_mean"] == max(evals)
     assert data["last_eval"] == {"env_steps": 1600, "return_mean": final["mean"]}
+    split = data["time_split"]
+    for name in ("time/collect_s", "time/update_s", "time/update_policy_s", "time/eval_s"):
+        assert split[name] == pytest.approx(sum(r[name] or 0.0 for r in rows), rel=1e-9)
+    per_update = 1e3 * split["time/collect_s"] / 4
+    assert f"time       per update: collect {per_update:.1f} ms" in result.output
+    assert "besides training: evaluation" in result.output
     names = [(Path(c["path"]).name, c["env_steps"]) for c in data["checkpoints"]]
     assert names == [
         ("step_0000000800.safetensors", 800),
@@ -118,6 +124,7 @@ def test_info_on_an_unfinished_run_says_how_to_resume(tmp_path: Path) -> None:
     result = runner.invoke(app, ["info", str(run)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert f"not finished (robopg train --resume {run})" in result.output
+    assert "per update:" not in result.output  # a run from before the split: no time line
     assert "step_0000000400.safetensors  unreadable" in result.output
     result = runner.invoke(app, ["info", str(tmp_path / "nope")])
     assert result.exit_code == 2 and "not a run directory" in " ".join(result.output.split())
