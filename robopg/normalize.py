@@ -12,6 +12,11 @@ from torch import nn
 from robopg.distributed import DistContext
 
 
+def _functorch_active() -> bool:
+    active = getattr(torch._C, "_are_functorch_transforms_active", None)
+    return True if active is None else bool(active())
+
+
 class RunningMeanStd(nn.Module):
     """Mean and variance of a stream of (B, D) batches, merged with Chan et al.'s parallel formula.
 
@@ -30,6 +35,8 @@ class RunningMeanStd(nn.Module):
         self.register_buffer("mean", torch.zeros(dim, dtype=torch.float64))
         self.register_buffer("var", torch.ones(dim, dtype=torch.float64))
         self.register_buffer("count", torch.zeros((), dtype=torch.float64))
+        self._cache_key: tuple[object, ...] | None = None
+        self._cache: tuple[torch.Tensor, torch.Tensor] = (self.mean, self.var)
 
     @torch.no_grad()
     def update(self, batch: torch.Tensor) -> None:
@@ -55,9 +62,26 @@ class RunningMeanStd(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """Standardise ``obs`` (..., D) with the current statistics, in ``obs``'s dtype."""
-        std = torch.sqrt(self.var + self.epsilon).to(obs.dtype)
-        out = (obs - self.mean.to(obs.dtype)) / std
+        mean, std = self._in_dtype(obs.dtype, obs.device)
+        out = (obs - mean) / std
         return out.clamp(-self.clip, self.clip)
+
+    def _in_dtype(
+        self, dtype: torch.dtype, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, √(var + ε)) cast to ``dtype``, recomputed only when the statistics change.
+
+        The statistics change once per update but are read at every env step; the cache is
+        keyed on the buffers' identities and in-place versions (``update``, ``load_state_dict``
+        and ``.to()`` all change one), so a stale value cannot be served.
+        """
+        key = (id(self.mean), self.mean._version, id(self.var), self.var._version, dtype, device)
+        if self._cache_key == key:
+            return self._cache
+        stats = (self.mean.to(dtype), torch.sqrt(self.var + self.epsilon).to(dtype))
+        if not _functorch_active():  # tensors made inside vmap/grad must not outlive them
+            self._cache, self._cache_key = stats, key
+        return stats
 
 
 def update_across_ranks(rms: RunningMeanStd, obs: torch.Tensor, dist: DistContext) -> None:

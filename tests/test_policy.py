@@ -57,3 +57,26 @@ def test_running_mean_std_matches_numpy_over_all_batches() -> None:
     assert rms.count.item() == 141
     z = rms(allx)
     assert abs(z.mean().item()) < 1e-6 and math.isclose(z.std(0).mean().item(), 1, rel_tol=0.02)
+
+
+def test_normaliser_never_serves_stale_statistics() -> None:
+    """forward caches the cast statistics between updates; every way the buffers change
+    (update, load_state_dict, a direct in-place write, a new dtype) must show at once."""
+    rms = RunningMeanStd(3)
+    x = torch.tensor([[1.0, -2.0, 4.0]])
+
+    def expected(r: RunningMeanStd) -> torch.Tensor:
+        std = torch.sqrt(r.var + r.epsilon).float()
+        return ((x - r.mean.float()) / std).clamp(-r.clip, r.clip)
+
+    assert torch.equal(rms(x), x)  # fresh: mean 0, var 1 (up to ε)
+    rms.update(torch.randn(50, 3) * 2 + 3)
+    assert torch.equal(rms(x), expected(rms))
+    other = RunningMeanStd(3)
+    other.update(torch.randn(20, 3) - 7)
+    rms.load_state_dict(other.state_dict())
+    assert torch.equal(rms(x), expected(other))
+    with torch.no_grad():
+        rms.mean.add_(1.0)
+    assert torch.equal(rms(x), expected(rms))
+    assert rms(x.double()).dtype == torch.float64
