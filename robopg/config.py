@@ -48,6 +48,9 @@ class TrainConfig:
     value_epochs: int = _f(5, "Passes over the batch fitting the value net per update.")
     value_minibatches: int = _f(8, "Minibatches per value epoch.")
     max_grad_norm: float = _f(0.5, "Clip the policy gradient to this global norm (0: off).")
+    ent_coef: float = _f(
+        0.0, "Entropy bonus: the policy step ascends J + c·H(π) (0: plain REINFORCE)."
+    )
     normalize_adv: bool = _f(True, "Standardise advantages per batch.")
     normalize_obs: bool = _f(True, "Normalise observations with running statistics.")
     hidden: str = _f("64,64", "Hidden layer sizes of policy and value nets, comma-separated.")
@@ -122,6 +125,7 @@ class TrainConfig:
             "log_std_min",
             "log_std_max",
             "max_grad_norm",
+            "ent_coef",
         ):
             value = getattr(self, name)
             need(math.isfinite(value), f"{name} must be a finite number, got {value}.")
@@ -148,6 +152,7 @@ class TrainConfig:
             f"got {self.value_minibatches}.",
         )
         need(self.max_grad_norm >= 0, f"--max-grad-norm must be ≥ 0, got {self.max_grad_norm}.")
+        need(self.ent_coef >= 0, f"--ent-coef must be ≥ 0, got {self.ent_coef}.")
         need(
             self.baseline in BASELINES,
             f"--baseline must be one of {', '.join(BASELINES)}, got '{self.baseline}'.",

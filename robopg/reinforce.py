@@ -34,6 +34,7 @@ class UpdateSettings:
     max_grad_norm: float
     value_epochs: int
     value_minibatches: int
+    ent_coef: float = 0.0  # entropy bonus weight (0: none)
 
 
 @torch.no_grad()
@@ -133,6 +134,8 @@ def update(
     logp = policy.log_prob(obs, actions)
     old_logp = logp.detach()
     loss = surrogate(logp, adv_flat)
+    if s.ent_coef > 0:  # a bonus on this batch's states; still one step on fresh data
+        loss = loss - s.ent_coef * policy.entropy(obs)
     _check_finite("the policy loss", loss)
     clear_grads(policy)
     loss.backward()

@@ -126,6 +126,7 @@ class Trainer:
             max_grad_norm=cfg.max_grad_norm,
             value_epochs=cfg.value_epochs,
             value_minibatches=cfg.value_minibatches,
+            ent_coef=cfg.ent_coef,
         )
         self.batch_steps = cfg.steps_per_batch * self.dist.world_size
         self.total_updates = math.ceil(cfg.steps / self.batch_steps)

@@ -102,3 +102,23 @@ def test_update_is_bitwise_the_plain_reinforce_step() -> None:
         ):
             assert torch.equal(state["exp_avg_sq"], ref_state["exp_avg_sq"])
     assert got["time/update_policy_s"] > 0 and got["time/update_value_s"] > 0
+
+
+def test_entropy_bonus_adds_its_exact_gradient_to_log_std() -> None:
+    """With --ent-coef c the loss is the surrogate − c·H(π); for a free log σ, ∂H/∂log σ_i = 1,
+    so the log σ gradient moves by exactly −c and nothing else changes."""
+    import dataclasses
+
+    grads = {}
+    for c in (0.0, 0.25):
+        torch.manual_seed(0)
+        policy, value = GaussianPolicy(NetConfig(OBS, ACT)), ValueNet(NetConfig(OBS, ACT))
+        popt = torch.optim.Adam(policy.parameters(), lr=1e-3)
+        vopt = torch.optim.Adam(value.parameters(), lr=1e-3)
+        s = dataclasses.replace(SETTINGS, max_grad_norm=0.0, ent_coef=c)
+        update(batch(0), policy, value, popt, vopt, s, DistContext(), torch.Generator())
+        grads[c] = {n: p.grad.clone() for n, p in policy.named_parameters()}  # type: ignore[union-attr]
+    torch.testing.assert_close(grads[0.25]["log_std"], grads[0.0]["log_std"] - 0.25)
+    for name in grads[0.0]:
+        if name != "log_std":
+            assert torch.equal(grads[0.25][name], grads[0.0][name]), name
