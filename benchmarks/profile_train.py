@@ -7,9 +7,8 @@ It trains with the task's defaults (or ``--preset``) under pyinstrument's sampli
 in one process exactly as `robopg train` runs it (periodic checkpoints included) but with no
 progress bar, then prints
 
-- the headline: the share of the training loop spent collecting (engine step, policy forward,
-  the rest of the collector) and updating (advantages, policy step, value fit), from the
-  profile's call tree;
+- the headline: the share of the training loop spent collecting and updating (advantages,
+  policy step, value fit), from the profile's call tree;
 - the trainer's own per-update split (``time/collect_s``, ``time/update_policy_s``, …
   averaged over the run), an independent check of the profiler's figures;
 - the profile's text tree trimmed to frames of at least ``--min-share`` of the time
@@ -22,6 +21,7 @@ import argparse
 import json
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,16 +29,20 @@ from typing import Any
 from robopg.config import resolve_config
 from robopg.trainer import Trainer
 
-# Call-tree frames (function name, file suffix) whose inclusive time makes a headline row.
-HEADLINE: list[tuple[str, str, str]] = [
-    ("collect", "collect", "rollout.py"),
-    ("  engine step", "step", "envs/engine.py"),
-    ("  policy forward + sample", "act", "policy.py"),
-    ("update", "update", "reinforce.py"),
-    ("  advantages (GAE)", "compute_advantages", "reinforce.py"),
-    ("  value fit", "fit_value", "reinforce.py"),
-    ("final evaluation", "evaluate", "trainer.py"),
+# (label, function, file suffix, parent row or None): a row's seconds are the time under
+# frames of that function (outermost matches only), looked for inside its parent's frames.
+HEADLINE: list[tuple[str, str, str, str | None]] = [
+    ("collect", "collect", "rollout.py", None),
+    ("update", "update", "reinforce.py", None),
+    ("  advantages (GAE)", "compute_advantages", "reinforce.py", "update"),
+    ("  value fit", "fit_value", "reinforce.py", "update"),
+    ("final evaluation", "evaluate", "trainer.py", None),
 ]
+# Rows computed as a parent minus its listed children (the rest of that part).
+REMAINDERS = {"update": "  policy step (+ KL, entropy)"}
+# The collector's engine step vs policy forward is not split here: the engine releases the GIL
+# inside Batch.step and the sampler then charges the following Python frames' time to it (the
+# forward vanishes from the tree). Timed with perf_counter in the loop instead: README.
 
 
 def walk(frame: Any) -> Iterator[Any]:
@@ -47,22 +51,55 @@ def walk(frame: Any) -> Iterator[Any]:
         yield from walk(child)
 
 
-def inclusive(root: Any, function: str, file_suffix: str) -> float:
-    """Seconds under frames named ``function`` in a file ending with ``file_suffix``.
-
-    Only outermost matches count, so a recursive or nested call is not counted twice."""
-    total = 0.0
+def matches(root: Any, function: str, file_suffix: str) -> list[Any]:
+    """The outermost frames under ``root`` named ``function`` in a file ending ``file_suffix``
+    (pyinstrument may keep several copies of one call site; nested calls count once)."""
+    found: list[Any] = []
 
     def visit(frame: Any) -> None:
-        nonlocal total
         if frame.function == function and (frame.file_path or "").endswith(file_suffix):
-            total += frame.time
+            found.append(frame)
             return
         for child in frame.children:
             visit(child)
 
     visit(root)
-    return total
+    return found
+
+
+def headline(root: Any) -> list[tuple[str, float]]:
+    """(label, seconds) rows of HEADLINE with each part's remainder after its children."""
+    frames: dict[str, list[Any]] = {}
+    rows: list[tuple[str, float]] = []
+    for label, function, suffix, parent in HEADLINE:
+        scopes = [root] if parent is None else frames[parent]
+        found = [f for scope in scopes for f in matches(scope, function, suffix)]
+        frames[label] = found
+        rows.append((label, sum(f.time for f in found)))
+    out: list[tuple[str, float]] = []
+    for label, sec in rows:
+        out.append((label, sec))
+        if label in REMAINDERS:
+            children = [s for lab, s in rows if lab.startswith("  ") and _parent(lab) == label]
+            out.append((REMAINDERS[label], sec - sum(children)))
+    return _reorder(out)
+
+
+def _parent(label: str) -> str | None:
+    return next((p for lab, _, _, p in HEADLINE if lab == label), None)
+
+
+def _reorder(rows: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Each parent followed by its children, remainder last."""
+    ordered: list[tuple[str, float]] = []
+    for label, sec in rows:
+        if not label.startswith("  "):
+            ordered.append((label, sec))
+            kids = [(lab, s) for lab, s in rows if lab.startswith("  ") and _parent(lab) == label]
+            ordered.extend(kids)
+            rest = REMAINDERS.get(label)
+            ordered.extend((lab, s) for lab, s in rows if lab == rest)
+    return ordered
 
 
 def main() -> None:
@@ -92,13 +129,12 @@ def main() -> None:
         rows = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").open()]
 
     root = session.root_frame()
-    total = inclusive(root, "train", "trainer.py") or root.time
+    total = sum(f.time for f in matches(root, "train", "trainer.py")) or root.time
     print(f"profile of `robopg train {args.task}` for {int(args.steps):,} steps, seed {args.seed}")
-    print(f"{'part':<28}{'seconds':>9}{'share':>8}")
-    for label, function, suffix in HEADLINE:
-        sec = inclusive(root, function, suffix)
-        print(f"{label:<28}{sec:>9.2f}{sec / total:>8.1%}")
-    print(f"{'training (Trainer.train)':<28}{total:>9.2f}{1:>8.0%}")
+    print(f"{'part':<32}{'seconds':>9}{'share':>8}")
+    for label, sec in headline(root):
+        print(f"{label:<32}{sec:>9.2f}{sec / total:>8.1%}")
+    print(f"{'training (Trainer.train)':<32}{total:>9.2f}{1:>8.0%}")
     keys = [k for k in rows[-1] if k.startswith("time/") and k.endswith("_s")]
     if keys:
         print("\ntrainer's own split, mean per update:")
@@ -106,11 +142,48 @@ def main() -> None:
             vals = [r[key] for r in rows if r.get(key) is not None]
             print(f"  {key:<24}{1e3 * sum(vals) / len(vals):>8.2f} ms")
     print(f"\nend-to-end {rows[-1]['time/env_steps'] / rows[-1]['time/elapsed']:,.0f} env steps/s")
+    print(f"\ncollector, µs per step of all {cfg.num_envs} envs (perf_counter, no profiler):")
+    split = collector_split(cfg)
+    for part, us in split.items():
+        print(f"  {part:<26}{us:>8.1f} µs")
+    per_batch = sum(split.values()) * cfg.rollout_len / 1e3
+    print(f"  = {per_batch:.1f} ms per batch of {cfg.steps_per_batch} steps")
     print()
     print(session_text(profiler, args.min_share))
     if args.html is not None:
         args.html.write_text(profiler.output_html())
         print(f"wrote {args.html}")
+
+
+def collector_split(cfg: Any, steps: int = 2000) -> dict[str, float]:
+    """µs per env-batch step of the collector's three parts, timed with perf_counter in a
+    copy of its loop (the trainer's engine and threads, a fresh policy): policy forward +
+    sample, the clip and copy to float64, the engine step."""
+    import numpy as np
+    import torch
+
+    from robopg.engines import make_engine
+    from robopg.policy import GaussianPolicy
+
+    torch.set_num_threads(1)
+    env = make_engine(cfg.env, cfg.num_envs, engine=cfg.engine, device=torch.device("cpu"))
+    policy = GaussianPolicy(cfg.net_config(env.obs_dim, env.act_dim))
+    gen = torch.Generator().manual_seed(0)
+    obs = env.reset(0)
+    spent = np.zeros(3)
+    for k in range(steps + 100):
+        t0 = time.perf_counter()
+        action = policy.act(torch.from_numpy(obs.astype(np.float32)), generator=gen)
+        t1 = time.perf_counter()
+        clipped = np.clip(action.numpy().astype(np.float64), env.action_low, env.action_high)
+        t2 = time.perf_counter()
+        obs = env.step(clipped).obs
+        t3 = time.perf_counter()
+        if k >= 100:  # warm-up
+            spent += (t1 - t0, t2 - t1, t3 - t2)
+    env.close()
+    us = 1e6 * spent / steps
+    return {"policy forward + sample": us[0], "clip + copy": us[1], "engine step": us[2]}
 
 
 def session_text(profiler: Any, min_share: float) -> str:
