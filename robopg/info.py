@@ -12,6 +12,7 @@ from typing import Any
 
 from robopg.checkpoint import load_checkpoint
 from robopg.errors import CheckpointError
+from robopg.metrics import METRIC_NAMES
 from robopg.runs import RunDir, load_run
 
 
@@ -50,14 +51,7 @@ class RunInfo:
 
 
 #: The wall-clock split ``robopg info`` sums over a run's rows (absent in runs made before it).
-TIME_SPLIT = (
-    "time/collect_s",
-    "time/update_s",
-    "time/update_policy_s",
-    "time/update_value_s",
-    "time/eval_s",
-    "time/checkpoint_s",
-)
+TIME_SPLIT = tuple(n for n in METRIC_NAMES if n.startswith("time/") and n.endswith("_s"))
 
 
 def time_split(rows: list[dict[str, Any]]) -> dict[str, float]:
