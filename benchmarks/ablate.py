@@ -60,6 +60,8 @@ VARIANTS: list[tuple[str, Change]] = [
     ("log σ init + 0.5", lambda c: {"log_std_init": c.log_std_init + 0.5}),
     ("log σ init − 0.5", lambda c: {"log_std_init": c.log_std_init - 0.5}),
     ("no gradient clipping", lambda c: {"max_grad_norm": 0.0}),
+    ("value net 32-32", lambda c: {"value_hidden": "32,32"}),
+    ("value net 128-128", lambda c: {"value_hidden": "128,128"}),
     ("entropy bonus 0.001", lambda c: {"ent_coef": 0.001}),
     ("entropy bonus 0.01", lambda c: {"ent_coef": 0.01}),
     ("value epochs 1", lambda c: {"value_epochs": 1}),

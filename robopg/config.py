@@ -24,6 +24,18 @@ DEVICES = ("auto", "cpu", "cuda")
 LR_SCHEDULES = ("constant", "linear")
 
 
+def _layer_sizes(text: str, name: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise ConfigError(
+            f"{name} must be comma-separated positive layer sizes like '64,64', got '{text}'."
+        )
+    return sizes
+
+
 def _f(default: Any, help: str) -> Any:
     return field(default=default, metadata={"help": help})
 
@@ -54,6 +66,7 @@ class TrainConfig:
     normalize_adv: bool = _f(True, "Standardise advantages per batch.")
     normalize_obs: bool = _f(True, "Normalise observations with running statistics.")
     hidden: str = _f("64,64", "Hidden layer sizes of policy and value nets, comma-separated.")
+    value_hidden: str = _f("", "Hidden layer sizes of the value net alone (empty: --hidden).")
     activation: str = _f("tanh", "Hidden activation: tanh, relu or elu.")
     log_std_init: float = _f(-0.5, "Initial log standard deviation of the policy.")
     std: str = _f(
@@ -93,16 +106,13 @@ class TrainConfig:
 
     def hidden_sizes(self) -> tuple[int, ...]:
         """``hidden`` parsed to a tuple of layer widths."""
-        try:
-            sizes = tuple(int(s) for s in self.hidden.split(",") if s.strip())
-        except ValueError:
-            sizes = ()
-        if not sizes or min(sizes) < 1:
-            raise ConfigError(
-                f"hidden must be comma-separated positive layer sizes like '64,64', "
-                f"got '{self.hidden}'."
-            )
-        return sizes
+        return _layer_sizes(self.hidden, "hidden")
+
+    def value_hidden_sizes(self) -> tuple[int, ...]:
+        """The value net's layer widths: ``value_hidden``, or ``hidden`` when it is empty."""
+        if not self.value_hidden.strip():
+            return self.hidden_sizes()
+        return _layer_sizes(self.value_hidden, "value_hidden")
 
     @property
     def rollout_len(self) -> int:
@@ -191,6 +201,7 @@ class TrainConfig:
             f"--checkpoint-every must be ≥ 1, got {self.checkpoint_every}.",
         )
         self.hidden_sizes()
+        self.value_hidden_sizes()
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -152,9 +152,11 @@ class GaussianPolicy(nn.Module):
 class ValueNet(nn.Module):
     """V_φ(s), a separate MLP on the policy's normalised observation (fit by regression)."""
 
-    def __init__(self, cfg: NetConfig) -> None:
+    def __init__(self, cfg: NetConfig, hidden: tuple[int, ...] | None = None) -> None:
+        """``hidden``: the value net's own layer widths (default: the policy's)."""
         super().__init__()
-        self.net = mlp([cfg.obs_dim, *cfg.hidden, 1], cfg.activation, out_gain=1.0)
+        sizes = cfg.hidden if hidden is None else hidden
+        self.net = mlp([cfg.obs_dim, *sizes, 1], cfg.activation, out_gain=1.0)
 
     def forward(self, norm_obs: torch.Tensor) -> torch.Tensor:
         """(..., obs_dim) normalised observations → (...) values."""

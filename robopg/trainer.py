@@ -104,7 +104,11 @@ class Trainer:
         torch.manual_seed(self.seeds["init"])
         self.net_cfg = cfg.net_config(self.env.obs_dim, self.env.act_dim)
         self.policy = GaussianPolicy(self.net_cfg).to(self.device)
-        self.value = ValueNet(self.net_cfg).to(self.device) if cfg.baseline == "value" else None
+        self.value = (
+            ValueNet(self.net_cfg, cfg.value_hidden_sizes()).to(self.device)
+            if cfg.baseline == "value"
+            else None
+        )
         self.dist.broadcast_parameters(self.policy)
         if self.value is not None:
             self.dist.broadcast_parameters(self.value)

@@ -92,3 +92,20 @@ def test_presets_command_lists_each_with_its_purpose() -> None:
     assert set(lines) == set(preset_names())
     assert "Reacher in 300k steps" in lines["reacher-fast"]
     assert "Pusher-v5" in lines["pusher"]
+
+
+def test_value_hidden_sizes_the_value_net_alone(tmp_path: Path) -> None:
+    from robopg.trainer import Trainer
+
+    from .conftest import tiny_config
+
+    trainer = Trainer(tiny_config(tmp_path, value_hidden="16,8"), show_progress=False)
+    assert trainer.value is not None
+    widths = [m.out_features for m in trainer.value.net if hasattr(m, "out_features")]
+    assert widths == [16, 8, 1]
+    policy = [m.out_features for m in trainer.policy.mean_net if hasattr(m, "out_features")]
+    assert policy[:-1] == list(trainer.cfg.hidden_sizes())
+    trainer.env.close()
+    assert TrainConfig().value_hidden_sizes() == TrainConfig().hidden_sizes()  # empty: same
+    with pytest.raises(ConfigError, match="value_hidden must be comma-separated positive"):
+        TrainConfig(value_hidden="16,x").validate()
