@@ -22,33 +22,15 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from robopg.config import resolve_config
 from robopg.trainer import Trainer
 
-# (label, function, file suffix, parent row or None): a row's seconds are the time under
-# frames of that function (outermost matches only), looked for inside its parent's frames.
-HEADLINE: list[tuple[str, str, str, str | None]] = [
-    ("collect", "collect", "rollout.py", None),
-    ("update", "update", "reinforce.py", None),
-    ("  advantages (GAE)", "compute_advantages", "reinforce.py", "update"),
-    ("  value fit", "fit_value", "reinforce.py", "update"),
-    ("final evaluation", "evaluate", "trainer.py", None),
-]
-# Rows computed as a parent minus its listed children (the rest of that part).
-REMAINDERS = {"update": "  policy step (+ KL, entropy)"}
 # The collector's engine step vs policy forward is not split here: the engine releases the GIL
 # inside Batch.step and the sampler then charges the following Python frames' time to it (the
-# forward vanishes from the tree). Timed with perf_counter in the loop instead: README.
-
-
-def walk(frame: Any) -> Iterator[Any]:
-    yield frame
-    for child in frame.children:
-        yield from walk(child)
+# forward vanishes from the tree). collector_split() times them with perf_counter instead.
 
 
 def matches(root: Any, function: str, file_suffix: str) -> list[Any]:
@@ -68,38 +50,23 @@ def matches(root: Any, function: str, file_suffix: str) -> list[Any]:
 
 
 def headline(root: Any) -> list[tuple[str, float]]:
-    """(label, seconds) rows of HEADLINE with each part's remainder after its children."""
-    frames: dict[str, list[Any]] = {}
-    rows: list[tuple[str, float]] = []
-    for label, function, suffix, parent in HEADLINE:
-        scopes = [root] if parent is None else frames[parent]
-        found = [f for scope in scopes for f in matches(scope, function, suffix)]
-        frames[label] = found
-        rows.append((label, sum(f.time for f in found)))
-    out: list[tuple[str, float]] = []
-    for label, sec in rows:
-        out.append((label, sec))
-        if label in REMAINDERS:
-            children = [s for lab, s in rows if lab.startswith("  ") and _parent(lab) == label]
-            out.append((REMAINDERS[label], sec - sum(children)))
-    return _reorder(out)
+    """(label, seconds) of the loop's parts; the policy step is the update minus its other two."""
 
+    def seconds(scopes: list[Any], function: str, suffix: str) -> float:
+        return sum(f.time for scope in scopes for f in matches(scope, function, suffix))
 
-def _parent(label: str) -> str | None:
-    return next((p for lab, _, _, p in HEADLINE if lab == label), None)
-
-
-def _reorder(rows: list[tuple[str, float]]) -> list[tuple[str, float]]:
-    """Each parent followed by its children, remainder last."""
-    ordered: list[tuple[str, float]] = []
-    for label, sec in rows:
-        if not label.startswith("  "):
-            ordered.append((label, sec))
-            kids = [(lab, s) for lab, s in rows if lab.startswith("  ") and _parent(lab) == label]
-            ordered.extend(kids)
-            rest = REMAINDERS.get(label)
-            ordered.extend((lab, s) for lab, s in rows if lab == rest)
-    return ordered
+    updates = matches(root, "update", "reinforce.py")
+    update = seconds([root], "update", "reinforce.py")
+    advantages = seconds(updates, "compute_advantages", "reinforce.py")
+    value_fit = seconds(updates, "fit_value", "reinforce.py")
+    return [
+        ("collect", seconds([root], "collect", "rollout.py")),
+        ("update", update),
+        ("  advantages (GAE)", advantages),
+        ("  value fit", value_fit),
+        ("  policy step (+ KL, entropy)", update - advantages - value_fit),
+        ("final evaluation", seconds([root], "evaluate", "trainer.py")),
+    ]
 
 
 def main() -> None:
