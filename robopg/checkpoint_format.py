@@ -18,18 +18,25 @@ from typing import Any
 from safetensors import SafetensorError, safe_open
 
 from robopg.errors import CheckpointError
+from robopg.net_config import OBS_NORM_CLIP
 
 FORMAT = "robopg-checkpoint"
 #: 2: the ``net`` header may say ``std: "state"`` (a ``log_std_net`` head instead of
 #: ``log_std``). Files of a ``param`` policy are still written as 1, so an older robopg that
 #: can act with them keeps reading them; it refuses a 2 with the "newer format" sentence.
-FORMAT_VERSION = 2
+#: 3: the ``net`` header may set ``log_std_floor`` (σ floor) or an ``obs_clip`` other than 10;
+#: a reader that ignored them would act differently, so such files are 3 and others stay ≤ 2.
+FORMAT_VERSION = 3
 
 
 def format_version_for(meta: dict[str, Any]) -> int:
     """The oldest format version that describes a checkpoint with this header."""
     net = meta.get("net")
-    return 2 if isinstance(net, dict) and net.get("std", "param") != "param" else 1
+    if not isinstance(net, dict):
+        return 1
+    if net.get("log_std_floor") is not None or net.get("obs_clip", OBS_NORM_CLIP) != OBS_NORM_CLIP:
+        return 3
+    return 2 if net.get("std", "param") != "param" else 1
 
 
 META_KEY = "robopg"

@@ -74,6 +74,12 @@ class TrainConfig:
     )
     log_std_min: float = _f(-5.0, "Lower bound of a state-dependent log σ (--std state).")
     log_std_max: float = _f(1.0, "Upper bound of a state-dependent log σ (--std state).")
+    std_floor: float = _f(0.0, "Floor of the free σ (--std param): σ ≥ this (0: no floor).")
+    obs_clip: float = _f(10.0, "Clip normalised observations to ±this before the networks.")
+    reward_scale: float = _f(
+        1.0, "Multiply rewards by this in the update only (value targets; reports stay raw)."
+    )
+    lr_warmup: int = _f(0, "Ramp the policy learning rate up linearly over the first K updates.")
     device: str = _f("auto", "auto (CUDA if available), cpu or cuda.")
     engine: str = _f(
         "auto",
@@ -102,6 +108,8 @@ class TrainConfig:
             std=self.std,
             log_std_min=self.log_std_min,
             log_std_max=self.log_std_max,
+            log_std_floor=math.log(self.std_floor) if self.std_floor > 0 else None,
+            obs_clip=self.obs_clip,
         )
 
     def hidden_sizes(self) -> tuple[int, ...]:
@@ -136,6 +144,9 @@ class TrainConfig:
             "log_std_max",
             "max_grad_norm",
             "ent_coef",
+            "obs_clip",
+            "reward_scale",
+            "std_floor",
         ):
             value = getattr(self, name)
             need(math.isfinite(value), f"{name} must be a finite number, got {value}.")
@@ -163,6 +174,14 @@ class TrainConfig:
         )
         need(self.max_grad_norm >= 0, f"--max-grad-norm must be ≥ 0, got {self.max_grad_norm}.")
         need(self.ent_coef >= 0, f"--ent-coef must be ≥ 0, got {self.ent_coef}.")
+        need(self.obs_clip > 0, f"--obs-clip must be positive, got {self.obs_clip}.")
+        need(self.reward_scale > 0, f"--reward-scale must be positive, got {self.reward_scale}.")
+        need(self.lr_warmup >= 0, f"--lr-warmup must be ≥ 0 updates, got {self.lr_warmup}.")
+        need(self.std_floor >= 0, f"--std-floor must be ≥ 0 (0: none), got {self.std_floor}.")
+        need(
+            self.std_floor == 0 or self.std == "param",
+            "--std-floor applies to --std param; a state σ is bounded by --log-std-min instead.",
+        )
         need(
             self.baseline in BASELINES,
             f"--baseline must be one of {', '.join(BASELINES)}, got '{self.baseline}'.",

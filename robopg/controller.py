@@ -18,7 +18,7 @@ import numpy as np
 
 from robopg.checkpoint_format import read_checkpoint_file
 from robopg.errors import CheckpointError
-from robopg.net_config import OBS_NORM_CLIP, OBS_NORM_EPSILON, NetConfig
+from robopg.net_config import OBS_NORM_EPSILON, NetConfig
 from robopg.runs import resolve_policy_path
 
 if TYPE_CHECKING:
@@ -52,6 +52,12 @@ def policy_shapes(net: NetConfig) -> dict[str, tuple[int, ...]]:
             shapes[f"{name}.{2 * i}.weight"] = (out, inp)
             shapes[f"{name}.{2 * i}.bias"] = (out,)
     return shapes
+
+
+def param_log_std(log_std: np.ndarray, net: NetConfig) -> np.ndarray:
+    """A ``param`` policy's (act_dim,) log σ with the net's floor applied, as
+    ``GaussianPolicy`` samples with it."""
+    return log_std if net.log_std_floor is None else np.maximum(log_std, net.log_std_floor)
 
 
 def policy_arrays(tensors: dict[str, np.ndarray], net: NetConfig) -> dict[str, np.ndarray]:
@@ -149,8 +155,8 @@ class Controller:
             activation=net.activation,
             obs_mean=policy["obs_norm.mean"],
             obs_std=np.sqrt(policy["obs_norm.var"] + OBS_NORM_EPSILON),
-            obs_clip=OBS_NORM_CLIP,
-            std=None if state_std else np.exp(policy["log_std"]),
+            obs_clip=net.obs_clip,
+            std=None if state_std else np.exp(param_log_std(policy["log_std"], net)),
             action_low=np.asarray(meta["action_low"], dtype=np.float64),
             action_high=np.asarray(meta["action_high"], dtype=np.float64),
             stochastic=stochastic,

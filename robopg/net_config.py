@@ -12,8 +12,9 @@ from typing import Any
 
 from robopg.errors import CheckpointError
 
-#: RunningMeanStd's defaults (robopg/normalize.py): they are not stored in checkpoints, so a
-#: numpy controller standardises with these; tests/test_controller.py checks they agree.
+#: RunningMeanStd's defaults (robopg/normalize.py). ε is not stored in checkpoints, so a numpy
+#: controller standardises with this one; the clip is stored as ``obs_clip`` (format 3) and
+#: defaults to this value for older files. tests/test_controller.py checks they agree.
 OBS_NORM_CLIP = 10.0
 OBS_NORM_EPSILON = 1e-8
 
@@ -34,6 +35,11 @@ class NetConfig:
     std: str = "param"
     log_std_min: float = -5.0
     log_std_max: float = 1.0
+    #: σ floor of a ``param`` policy: log σ = max(log σ_θ, floor) (None: no floor). Stops the
+    #: free σ from collapsing before the mean is right; a state σ has ``log_std_min`` instead.
+    log_std_floor: float | None = None
+    #: Normalised observations are clipped to ±obs_clip before the networks see them.
+    obs_clip: float = OBS_NORM_CLIP
 
     def __post_init__(self) -> None:
         if self.std not in STD_KINDS:
@@ -43,6 +49,10 @@ class NetConfig:
                 f"log_std_init {self.log_std_init} must lie strictly inside "
                 f"[log_std_min, log_std_max] = [{self.log_std_min}, {self.log_std_max}]."
             )
+        if self.log_std_floor is not None and self.std != "param":
+            raise CheckpointError("A log σ floor applies to std 'param' only.")
+        if not self.obs_clip > 0:
+            raise CheckpointError(f"obs_clip must be positive, got {self.obs_clip}.")
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form stored in every checkpoint's ``net`` header."""
@@ -55,6 +65,8 @@ class NetConfig:
             "std": self.std,
             "log_std_min": self.log_std_min,
             "log_std_max": self.log_std_max,
+            "log_std_floor": self.log_std_floor,
+            "obs_clip": self.obs_clip,
         }
 
     @classmethod
@@ -62,6 +74,7 @@ class NetConfig:
         """Inverse of ``to_dict``; a missing or incomplete config is one CheckpointError."""
         if not isinstance(net, dict):
             raise CheckpointError("Checkpoint has no network config ('net'); it is not a policy.")
+        floor = net.get("log_std_floor")
         try:
             return cls(
                 obs_dim=int(net["obs_dim"]),
@@ -73,6 +86,9 @@ class NetConfig:
                 std=str(net.get("std", "param")),
                 log_std_min=float(net.get("log_std_min", -5.0)),
                 log_std_max=float(net.get("log_std_max", 1.0)),
+                # Format ≤ 2 files have neither: no floor, the fixed clip of 10.
+                log_std_floor=None if floor is None else float(floor),
+                obs_clip=float(net.get("obs_clip", OBS_NORM_CLIP)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"Checkpoint network config is incomplete: {exc}.") from None

@@ -35,6 +35,7 @@ class UpdateSettings:
     value_epochs: int
     value_minibatches: int
     ent_coef: float = 0.0  # entropy bonus weight (0: none)
+    reward_scale: float = 1.0  # rewards × this before returns (1: unchanged)
 
 
 @torch.no_grad()
@@ -45,13 +46,17 @@ def compute_advantages(
 
     With a value baseline the targets are λ-returns Â + V(s); without one they are the
     reward-to-go (unused). Bootstraps use V(final obs) at time-limit truncations and batch ends.
+
+    Rewards are multiplied by ``s.reward_scale`` first, so the value net fits returns of that
+    scale; with standardised advantages the policy step itself does not see the scale.
     """
+    rewards = batch.rewards if s.reward_scale == 1.0 else batch.rewards * s.reward_scale
     if s.baseline == "value":
         assert value_net is not None
         values = value_net(policy.obs_norm(batch.obs))
         next_values = value_net(policy.obs_norm(batch.next_obs))
         adv = gae_advantages(
-            batch.rewards,
+            rewards,
             values,
             next_values,
             batch.terminated,
@@ -60,8 +65,8 @@ def compute_advantages(
             s.lam,
         )
         return adv, adv + values
-    zeros = torch.zeros_like(batch.rewards)
-    returns = discounted_returns(batch.rewards, batch.terminated, batch.truncated, zeros, s.gamma)
+    zeros = torch.zeros_like(rewards)
+    returns = discounted_returns(rewards, batch.terminated, batch.truncated, zeros, s.gamma)
     if s.baseline == "mean":
         return returns - returns.mean(), returns
     return returns.clone(), returns

@@ -131,6 +131,7 @@ class Trainer:
             value_epochs=cfg.value_epochs,
             value_minibatches=cfg.value_minibatches,
             ent_coef=cfg.ent_coef,
+            reward_scale=cfg.reward_scale,
         )
         self.batch_steps = cfg.steps_per_batch * self.dist.world_size
         self.total_updates = math.ceil(cfg.steps / self.batch_steps)
@@ -268,10 +269,20 @@ class Trainer:
 
     # ------------------------------------------------------------------ pieces of a step
     def _set_learning_rate(self) -> None:
+        """The policy step size of this update: ``lr`` × schedule × warm-up."""
+        for group in self.policy_opt.param_groups:
+            group["lr"] = self.cfg.lr * self.lr_factor(self.update_idx)
+
+    def lr_factor(self, update_idx: int) -> float:
+        """Multiplier of ``lr`` in update ``update_idx`` (0-based): the linear schedule's
+        1 − k/K, times a warm-up ramp (k+1)/W over the first W = ``lr_warmup`` updates (the
+        first batches come from an untrained σ and an unfitted baseline)."""
+        frac = 1.0
         if self.cfg.lr_schedule == "linear":
-            frac = 1.0 - self.update_idx / self.total_updates
-            for group in self.policy_opt.param_groups:
-                group["lr"] = self.cfg.lr * frac
+            frac = 1.0 - update_idx / self.total_updates
+        if update_idx < self.cfg.lr_warmup:
+            frac *= (update_idx + 1) / self.cfg.lr_warmup
+        return frac
 
     def _metrics_row(
         self, metrics: dict[str, float], returns: list[float], lengths: list[int], dt: float
