@@ -53,6 +53,16 @@ class TrainResult:
     interrupted: bool
 
 
+def lr_factor(update_idx: int, total_updates: int, schedule: str, warmup: int) -> float:
+    """Multiplier of ``lr`` in update ``update_idx`` (0-based) of ``total_updates``: the
+    linear schedule's 1 − k/K (1 for ``constant``), times a warm-up ramp (k+1)/W over the
+    first W = ``warmup`` updates (the first batches come from an unfitted baseline)."""
+    frac = 1.0 - update_idx / total_updates if schedule == "linear" else 1.0
+    if update_idx < warmup:
+        frac *= (update_idx + 1) / warmup
+    return frac
+
+
 class Trainer:
     """Owns the env, networks, optimisers, counters and run directory of one training run."""
 
@@ -270,19 +280,11 @@ class Trainer:
     # ------------------------------------------------------------------ pieces of a step
     def _set_learning_rate(self) -> None:
         """The policy step size of this update: ``lr`` × schedule × warm-up."""
+        factor = lr_factor(
+            self.update_idx, self.total_updates, self.cfg.lr_schedule, self.cfg.lr_warmup
+        )
         for group in self.policy_opt.param_groups:
-            group["lr"] = self.cfg.lr * self.lr_factor(self.update_idx)
-
-    def lr_factor(self, update_idx: int) -> float:
-        """Multiplier of ``lr`` in update ``update_idx`` (0-based): the linear schedule's
-        1 − k/K, times a warm-up ramp (k+1)/W over the first W = ``lr_warmup`` updates (the
-        first batches come from an untrained σ and an unfitted baseline)."""
-        frac = 1.0
-        if self.cfg.lr_schedule == "linear":
-            frac = 1.0 - update_idx / self.total_updates
-        if update_idx < self.cfg.lr_warmup:
-            frac *= (update_idx + 1) / self.cfg.lr_warmup
-        return frac
+            group["lr"] = self.cfg.lr * factor
 
     def _metrics_row(
         self, metrics: dict[str, float], returns: list[float], lengths: list[int], dt: float
