@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -68,3 +69,30 @@ def test_torchrun_two_processes_write_one_run_directory(tmp_path: Path) -> None:
         "step_0000001600.safetensors",
     ]
     assert "× 2 processes" in " ".join(proc.stdout.split())
+
+
+def test_torchrun_two_ranks_train_with_the_warp_engine(tmp_path: Path) -> None:
+    """Issue 15 point 7 as far as a CPU allows: two gloo ranks, each stepping its own Warp
+    worlds on Warp's CPU device, write one run whose policy the CPU engine evaluates."""
+    proc = torchrun(
+        ["-m", "robopg", "train", "reacher", "--steps", "1600", "--num-envs", "4",
+         "--steps-per-batch", "200", "--eval-episodes", "2", "--final-eval-episodes", "20",
+         "--device", "cpu", "--engine", "warp", "--quiet", "--out", str(tmp_path / "runs")],
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = " ".join(proc.stdout.split())
+    assert "× 2 processes" in out and "engine WarpArmEnv" in out
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["time/env_steps"] for r in rows] == [400, 800, 1200, 1600]
+    # 8 worlds × 200 steps: every world finished 4 episodes of 50 steps, counted over both ranks
+    assert sum(r["rollout/episodes"] for r in rows) == 2 * 4 * (1600 // 2 // 4 // 50)
+
+    from robopg.evaluate import evaluate_saved_policy
+    from robopg.trainer import EVAL_SEED_OFFSET
+
+    _, _, ev = evaluate_saved_policy(
+        run_dir / "final.safetensors", 20, seed=EVAL_SEED_OFFSET, engine="batch"
+    )
+    assert ev.mean == pytest.approx(rows[-1]["eval/return_mean"], abs=1e-4)
