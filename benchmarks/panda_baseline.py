@@ -33,19 +33,24 @@ from robopg.envs.panda import PANDA_HOME, SUCCESS_RADIUS
 def osc_action(
     model: mujoco.MjModel, data: mujoco.MjData, target: np.ndarray, kp: float, kq: float
 ) -> np.ndarray:
-    """(7,) action in [-1, 1] driving the flange to ``target`` (critically damped gains)."""
+    """(7,) action in [-1, 1] driving the flange to ``target`` (critically damped gains).
+
+    The arm is the model's first 7 DoFs (panda-push appends the puck's two slides)."""
     site = model.site("ee").id
     jac = np.zeros((3, model.nv))
     mujoco.mj_jacSite(model, data, jac, None, site)
+    jac = jac[:, :7]
     mass = np.zeros((model.nv, model.nv))
     mujoco.mj_fullM(model, data, mass)
+    mass = mass[:7, :7]
+    qpos, qvel = data.qpos[:7], data.qvel[:7]
     m_inv = np.linalg.inv(mass)
     lam = np.linalg.inv(jac @ m_inv @ jac.T)
     kd, kv = 2.0 * np.sqrt(kp), 2.0 * np.sqrt(kq)
-    force = lam @ (kp * (target - data.site_xpos[site]) - kd * (jac @ data.qvel))
-    jbar = m_inv @ jac.T @ lam  # dynamically consistent pseudo-inverse (nv, 3)
-    null = np.eye(model.nv) - jac.T @ jbar.T
-    posture = mass @ (kq * (PANDA_HOME - data.qpos) - kv * data.qvel)
+    force = lam @ (kp * (target - data.site_xpos[site]) - kd * (jac @ qvel))
+    jbar = m_inv @ jac.T @ lam  # dynamically consistent pseudo-inverse (7, 3)
+    null = np.eye(7) - jac.T @ jbar.T
+    posture = mass @ (kq * (PANDA_HOME - qpos) - kv * qvel)
     tau = jac.T @ force + null @ posture
     return np.clip(tau / model.actuator_gear[:, 0], -1.0, 1.0)
 

@@ -19,7 +19,7 @@ import numpy as np
 from robopg.envs.engine import ArmTask
 from robopg.envs.gym_arms import PusherTask, ReacherTask
 from robopg.envs.own_arms import Arm7Task, Reacher3Task
-from robopg.envs.panda import PandaReachTask
+from robopg.envs.panda import PandaPushTask, PandaReachTask
 from robopg.errors import EnvError
 
 
@@ -131,6 +131,12 @@ TASK_TABLE: tuple[TaskSpec, ...] = (
         "robopg/PandaReach-v0",
         "Franka Panda (torque control, gravity compensated) reaching a random 3-D target",
         solved=-3.0,
+        registers_gym=True,
+    ),
+    TaskSpec.of_arm(
+        PandaPushTask,
+        "robopg/PandaPush-v0",
+        "Franka Panda pushing a puck across a table to a random goal (contacts)",
         registers_gym=True,
     ),
 )

@@ -148,7 +148,7 @@ RENDER_SCRIPT = textwrap.dedent(
     """
     import gymnasium as gym, mujoco, numpy as np
     from robopg.envs import TASKS, make_vector_env
-    for task in ("reacher3", "arm7", "panda-reach"):
+    for task in ("reacher3", "arm7", "panda-reach", "panda-push"):
         env = make_vector_env(task, 2)
         env.reset(0)
         with mujoco.Renderer(env.model, 120, 160) as renderer:

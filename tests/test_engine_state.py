@@ -12,7 +12,7 @@ from robopg.envs.engine import BatchedArmEnv
 from robopg.envs.gym_vector import GymVectorEnv
 from robopg.errors import EnvError
 
-ALL = ["reacher", "pusher", "reacher3", "arm7", "panda-reach"]
+ALL = ["reacher", "pusher", "reacher3", "arm7", "panda-reach", "panda-push"]
 
 
 def batched(task: str, num_envs: int, threads: int = 2) -> BatchedArmEnv:
@@ -121,8 +121,9 @@ def test_listing_rows_name_the_batched_engine() -> None:
     rows = {row["task"]: row for row in task_rows()}
     assert set(ALL) <= set(rows)
     assert all(rows[t]["engine"] == "batch" for t in ALL)
-    assert all(rows[t]["engines"] == "batch, gym, warp" for t in ALL if t != "panda-reach")
-    assert rows["panda-reach"]["engines"] == "batch, gym"
+    panda = {"panda-reach", "panda-push"}
+    assert all(rows[t]["engines"] == "batch, gym, warp" for t in ALL if t not in panda)
+    assert all(rows[t]["engines"] == "batch, gym" for t in panda)
     assert (rows["reacher3"]["obs"], rows["reacher3"]["action"], rows["reacher3"]["episode"]) == (
         13,
         3,

@@ -67,6 +67,7 @@ def test_mj_step_with_callback_matches_env(
         ("reacher3", "robopg/Reacher3-v0"),
         ("arm7", "robopg/Arm7-v0"),
         ("panda-reach", "robopg/PandaReach-v0"),
+        ("panda-push", "robopg/PandaPush-v0"),
     ],
 )
 def test_reset_data_is_the_env_reset(task: str, gym_id: str) -> None:
@@ -120,7 +121,9 @@ def test_attach_refuses_a_task_without_an_arm(tiny_run: Path) -> None:
         def act(self, obs: np.ndarray) -> np.ndarray:
             return np.zeros(1)
 
-    with pytest.raises(EnvError, match="attach\\(\\) supports the tasks arm7, panda-reach, pusher"):
+    with pytest.raises(
+        EnvError, match="attach\\(\\) supports the tasks arm7, panda-push, panda-reach"
+    ):
         Attachment(Pendulum(), model, data)
     with pytest.raises(EnvError, match="supports the tasks"):
         task_model("InvertedPendulum-v5")

@@ -11,7 +11,7 @@ from robopg.cli import app
 from robopg.config import TrainConfig, load_preset, preset_names, resolve_config
 from robopg.errors import ConfigError
 
-TASKS = ["reacher", "pusher", "reacher3", "arm7", "panda-reach"]
+TASKS = ["reacher", "pusher", "reacher3", "arm7", "panda-reach", "panda-push"]
 
 
 def test_one_preset_per_task_plus_reacher_fast() -> None:
@@ -24,7 +24,9 @@ def test_every_preset_is_a_valid_config_for_its_task(name: str) -> None:
     assert cfg.env == ("reacher" if name == "reacher-fast" else name)
     # Batch ends fall at the same step of every episode: an update takes whole episodes per
     # env, or an episode spans a whole number of updates (the defaults' 25 of Reacher's 50).
-    episode = {"reacher": 50, "reacher3": 50, "panda-reach": 150}.get(cfg.env, 100)
+    episode = {"reacher": 50, "reacher3": 50, "panda-reach": 150, "panda-push": 200}.get(
+        cfg.env, 100
+    )
     aligned = cfg.rollout_len % episode == 0 or episode % cfg.rollout_len == 0
     assert aligned, (cfg.rollout_len, episode)
 
