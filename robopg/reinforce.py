@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from robopg import mlp_grad
 from robopg.distributed import DistContext
 from robopg.errors import TrainingDiverged
 from robopg.policy import GaussianPolicy, ValueNet
@@ -214,6 +215,8 @@ def fit_value(
     mb = max(1, B // minibatches)
     last = torch.zeros((), device=targets.device)
     params = list(value_net.parameters())
+    # By hand where the net and optimizer allow (always, for robopg's own): half the time.
+    by_hand = mlp_grad.supports(value_net.net) and mlp_grad.plain_adam(opt)
     for _ in range(epochs):
         perm = torch.randperm(B, generator=generator, device="cpu").to(targets.device)
         # One gather per epoch; the minibatches are then contiguous views (no copy each).
@@ -221,12 +224,24 @@ def fit_value(
         total = torch.zeros((), device=targets.device)
         for i in range(minibatches):
             rows = slice(i * mb, (i + 1) * mb)
-            loss = 0.5 * (value_net(obs_perm[rows]) - targets_perm[rows]).square().mean()
-            clear_grads(value_net)
-            loss.backward()
-            if average_gradients is not None:
-                average_gradients(params)
-            opt.step()
+            if by_hand:
+                loss, grads = mlp_grad.mse_grads(value_net.net, obs_perm[rows], targets_perm[rows])
+                if average_gradients is not None:
+                    for p, g in zip(params, grads, strict=True):
+                        p.grad = g
+                    average_gradients(params)  # sets each p.grad to the ranks' mean
+                    grads = [
+                        g if p.grad is None else p.grad for p, g in zip(params, grads, strict=True)
+                    ]
+                assert isinstance(opt, torch.optim.Adam)
+                mlp_grad.adam_step(opt, params, grads)
+            else:
+                loss = 0.5 * (value_net(obs_perm[rows]) - targets_perm[rows]).square().mean()
+                clear_grads(value_net)
+                loss.backward()
+                if average_gradients is not None:
+                    average_gradients(params)
+                opt.step()
             total = total + loss.detach()
         last = total / minibatches
     _check_finite("the value loss", last)

@@ -1,14 +1,16 @@
-"""The update's speed-ups compute exactly what the textbook step computes.
+"""The update's speed-ups compute what the textbook step computes.
 
 ``update`` reuses one forward for the surrogate and the KL check, clears gradients by hand,
-slices value minibatches from one gather per epoch and runs Adam with ``foreach``; this test
-runs the plain version of each (a separate forward, ``zero_grad``, per-minibatch index
-gathers, per-tensor Adam) from the same weights and generator, and asks for bitwise-equal
-weights, optimizer states and diagnostics.
+slices value minibatches from one gather per epoch, runs Adam with ``foreach`` and fits the
+value net with hand-written gradients; this test runs the plain version of each (a separate
+forward, ``zero_grad``, per-minibatch index gathers, per-tensor Adam, autograd) from the same
+weights and generator: the policy step is bitwise equal, the value fit equal to float32
+rounding.
 """
 
 import copy
 
+import pytest
 import torch
 
 from robopg.distributed import DistContext
@@ -76,7 +78,9 @@ def reference_update(
     }
 
 
-def test_update_is_bitwise_the_plain_reinforce_step() -> None:
+def test_update_is_the_plain_reinforce_step() -> None:
+    """The policy step is bitwise the textbook one; the value fit (by hand, robopg/mlp_grad.py)
+    matches autograd + ``Adam.step`` to float32 rounding, so later steps agree closely."""
     torch.manual_seed(0)
     cfg = NetConfig(OBS, ACT)
     policy, value = GaussianPolicy(cfg), ValueNet(cfg)
@@ -92,15 +96,24 @@ def test_update_is_bitwise_the_plain_reinforce_step() -> None:
         got = update(b, policy, value, popt, vopt, SETTINGS, DistContext(), gen)
         want = reference_update(b, ref_policy, ref_value, ref_popt, ref_vopt, ref_gen)
         for name, number in want.items():
-            assert got[name] == number, name
+            if step == 0:  # same value net before the first fit: the policy step is exact
+                assert got[name] == number, name
+            else:
+                assert got[name] == pytest.approx(number, rel=1e-4, abs=1e-7), name
+        if step == 0:
+            for (name, p), q in zip(
+                policy.named_parameters(), ref_policy.parameters(), strict=True
+            ):
+                assert torch.equal(p, q), name
     for mine, ref in ((policy, ref_policy), (value, ref_value)):
         for (name, p), q in zip(mine.named_parameters(), ref.parameters(), strict=True):
-            assert torch.equal(p, q), name
+            torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6, msg=name)
     for opt, ref_opt in ((popt, ref_popt), (vopt, ref_vopt)):
         for state, ref_state in zip(
             opt.state_dict()["state"].values(), ref_opt.state_dict()["state"].values(), strict=True
         ):
-            assert torch.equal(state["exp_avg_sq"], ref_state["exp_avg_sq"])
+            assert torch.equal(state["step"], ref_state["step"])
+            torch.testing.assert_close(state["exp_avg_sq"], ref_state["exp_avg_sq"])
     assert got["time/update_policy_s"] > 0 and got["time/update_value_s"] > 0
 
 
