@@ -33,6 +33,15 @@ SUCCESS_RADIUS = 0.02
 VELOCITY_LIMITS = np.array([2.175, 2.175, 2.175, 2.175, 2.61, 2.61, 2.61])
 
 
+def arm_start(
+    rng: np.random.Generator, low: np.ndarray, high: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The arm's (7,) start angles and velocities: θ = clip(home + U(−0.1, 0.1)⁷, [low, high]),
+    θ̇ ~ U(−0.005, 0.005)⁷, drawn in that order from ``rng`` (both Panda tasks)."""
+    qpos = np.clip(PANDA_HOME + rng.uniform(low=-0.1, high=0.1, size=7), low, high)
+    return qpos, rng.uniform(low=-0.005, high=0.005, size=7)
+
+
 class PandaReachTask(ReachTask):
     """panda-reach: the Panda's flange to a random 3-D target, torque control over gravcomp.
 
@@ -64,12 +73,7 @@ class PandaReachTask(ReachTask):
     def reset_state(
         self, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        qpos = np.clip(
-            PANDA_HOME + rng.uniform(low=-0.1, high=0.1, size=self.model.nq),
-            self.joint_low,
-            self.joint_high,
-        )
-        qvel = self.init_qvel + rng.uniform(low=-0.005, high=0.005, size=self.model.nv)
+        qpos, qvel = arm_start(rng, self.joint_low, self.joint_high)
         mocap = self.init_mocap_pos.copy()
         mocap[0] = rng.uniform(low=TARGET_LOW, high=TARGET_HIGH)
         return qpos, qvel, mocap
@@ -176,18 +180,14 @@ class PandaPushTask(ArmTask):
     def reset_state(
         self, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        qpos = self.init_qpos.copy()
-        qpos[:7] = np.clip(
-            PANDA_HOME + rng.uniform(low=-0.1, high=0.1, size=7), self.joint_low, self.joint_high
-        )
+        qpos, qvel = self.init_qpos.copy(), self.init_qvel.copy()
+        qpos[:7], qvel[:7] = arm_start(rng, self.joint_low, self.joint_high)
         puck = rng.uniform(low=PUCK_LOW, high=PUCK_HIGH)
         while True:
             goal = rng.uniform(low=GOAL_LOW, high=GOAL_HIGH)
             if np.linalg.norm(goal - puck) >= MIN_PUSH:
                 break
         qpos[7:9] = puck
-        qvel = self.init_qvel.copy()
-        qvel[:7] += rng.uniform(low=-0.005, high=0.005, size=7)
         mocap = self.init_mocap_pos.copy()
         mocap[0] = (goal[0], goal[1], self.puck_z)
         return qpos, qvel, mocap

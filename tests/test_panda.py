@@ -1,4 +1,5 @@
-"""panda: our MJCF's kinematics against Franka's DH chain, and the panda-reach task."""
+"""panda: our MJCF's kinematics against Franka's DH chain, and the panda-reach task (seeding
+and the gymnasium twin for panda-push too; the rest of panda-push: test_panda_push.py)."""
 
 from __future__ import annotations
 
@@ -97,8 +98,8 @@ def test_gravcomp_holds_the_arm_under_zero_torque() -> None:
     assert np.abs(data.qpos - PANDA_HOME).max() > 0.1
 
 
-def batched(num_envs: int, threads: int = 2) -> BatchedArmEnv:
-    env = make_vector_env("panda-reach", num_envs, num_threads=threads)
+def batched(num_envs: int, threads: int = 2, task: str = "panda-reach") -> BatchedArmEnv:
+    env = make_vector_env(task, num_envs, num_threads=threads)
     assert isinstance(env, BatchedArmEnv)
     return env
 
@@ -143,9 +144,12 @@ def test_full_torque_moves_and_joint_limits_hold() -> None:
     assert (q >= lo - 0.05).all() and (q <= hi + 0.05).all()  # soft limits, small violation
 
 
-def test_seeding_is_reproducible() -> None:
+@pytest.mark.parametrize("task", ["panda-reach", "panda-push"])
+def test_seeding_is_reproducible(task: str) -> None:
+    """Same seed, any thread count: the same trace (panda-push: with contacts)."""
+
     def run(seed: int, threads: int) -> list[np.ndarray]:
-        env = batched(3, threads)
+        env = batched(3, threads, task)
         trace = [env.reset(seed)]
         rng = np.random.default_rng(0)
         for _ in range(env.max_episode_steps + 2):
@@ -158,17 +162,22 @@ def test_seeding_is_reproducible() -> None:
     assert not np.array_equal(a[0], run(6, 2)[0])
 
 
-def test_gymnasium_registration_checker_and_bitwise_engine() -> None:
-    assert TASKS["panda-reach"].gym_id == "robopg/PandaReach-v0"
-    env = gym.make("robopg/PandaReach-v0")
-    assert env.spec is not None and env.spec.max_episode_steps == 150
+@pytest.mark.parametrize(
+    ("task", "gym_id", "steps"),
+    [("panda-reach", "robopg/PandaReach-v0", 150), ("panda-push", "robopg/PandaPush-v0", 200)],
+)
+def test_gymnasium_registration_checker_and_bitwise_engine(
+    task: str, gym_id: str, steps: int
+) -> None:
+    assert TASKS[task].gym_id == gym_id
+    env = gym.make(gym_id)
+    assert env.spec is not None and env.spec.max_episode_steps == steps
     check_env(env.unwrapped, skip_render_check=True)
     env.close()
     n = 2
-    eng = batched(n)
+    eng = batched(n, task=task)
     ref = SyncVectorEnv(
-        [lambda: gym.make("robopg/PandaReach-v0") for _ in range(n)],
-        autoreset_mode=AutoresetMode.SAME_STEP,
+        [lambda: gym.make(gym_id) for _ in range(n)], autoreset_mode=AutoresetMode.SAME_STEP
     )
     assert np.array_equal(eng.reset(17), ref.reset(seed=17)[0])
     rng = np.random.default_rng(2)

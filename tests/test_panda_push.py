@@ -1,5 +1,5 @@
-"""panda-push: the Panda, a puck on the table and contacts; resets, reward, success, the
-batched engine against gymnasium bit for bit, and pushing that really moves the puck."""
+"""panda-push: the Panda, a puck on the table and contacts; resets, reward, success and pushing
+that really moves the puck (seeding and the engine = gymnasium bit for bit: test_panda.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium.utils.env_checker import check_env
-from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-from robopg.envs import TASKS, make_vector_env
+from robopg.envs import make_vector_env
 from robopg.envs.engine import BatchedArmEnv
 from robopg.envs.panda import (
     GOAL_HIGH,
@@ -108,45 +106,6 @@ def test_contacts_push_the_puck_and_nothing_else_moves_it() -> None:
         after.append(np.linalg.norm(obs[33:35]))
     env.close()
     assert np.mean(after) < 0.6 * np.mean(before), (before, after)
-
-
-def test_seeding_is_reproducible_with_contacts_and_threads() -> None:
-    def run(seed: int, threads: int) -> list[np.ndarray]:
-        env = batched(3, threads)
-        trace = [env.reset(seed)]
-        rng = np.random.default_rng(0)
-        for _ in range(env.max_episode_steps + 2):
-            out = env.step(rng.uniform(-1, 1, size=(3, 7)))
-            trace += [out.obs, out.reward]
-        return trace
-
-    a, b = run(5, 1), run(5, 2)
-    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
-    assert not np.array_equal(a[0], run(6, 2)[0])
-
-
-def test_gymnasium_registration_checker_and_bitwise_engine() -> None:
-    assert TASKS["panda-push"].gym_id == GYM_ID
-    env = gym.make(GYM_ID)
-    assert env.spec is not None and env.spec.max_episode_steps == 200
-    check_env(env.unwrapped, skip_render_check=True)
-    env.close()
-    n = 2
-    eng = batched(n)
-    ref = SyncVectorEnv(
-        [lambda: gym.make(GYM_ID) for _ in range(n)], autoreset_mode=AutoresetMode.SAME_STEP
-    )
-    assert np.array_equal(eng.reset(17), ref.reset(seed=17)[0])
-    rng = np.random.default_rng(2)
-    for _ in range(eng.max_episode_steps + 5):
-        a = rng.uniform(-1.2, 1.2, size=(n, 7)).astype(np.float32)
-        out = eng.step(a)
-        obs, rew, term, trunc, _ = ref.step(a)
-        assert np.array_equal(out.obs, obs)
-        assert np.array_equal(out.reward, rew)
-        assert np.array_equal(out.terminated, term)
-        assert np.array_equal(out.truncated, trunc)
-    ref.close()
 
 
 def test_eval_report_hand_computed() -> None:
