@@ -47,6 +47,7 @@ def _callback_trajectory(
         ("reacher3", "reacher3", "robopg/Reacher3-v0", 2, 50),
         ("arm7", "arm7", "robopg/Arm7-v0", 5, 40),
         ("panda-reach", "panda-reach", "robopg/PandaReach-v0", 4, 150),
+        ("panda-push", "panda-push", "robopg/PandaPush-v0", 4, 200),  # with contacts
     ],
 )
 def test_mj_step_with_callback_matches_env(
