@@ -36,6 +36,8 @@ def supports(net: nn.Sequential) -> bool:
         want_linear = i % 2 == 0
         if want_linear != isinstance(layer, nn.Linear):
             return False
+        if isinstance(layer, nn.Linear) and layer.bias is None:
+            return False
         if not want_linear and type(layer) not in _DERIVATIVE:
             return False
         if isinstance(layer, nn.ELU) and layer.alpha != 1.0:

@@ -73,6 +73,9 @@ def test_other_nets_and_optimizers_fall_back_to_autograd() -> None:
     normed = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.Linear(8, 1))
     assert not mlp_grad.supports(normed)
     assert not mlp_grad.supports(mlp([4, 8, 2]))  # not one output
+    assert not mlp_grad.supports(
+        nn.Sequential(nn.Linear(4, 8, bias=False), nn.Tanh(), nn.Linear(8, 1))
+    )
     assert not mlp_grad.supports(nn.Sequential(nn.Linear(4, 8), nn.ELU(alpha=0.5), nn.Linear(8, 1)))
     net = mlp([4, 8, 1])
     assert not mlp_grad.plain_adam(torch.optim.Adam(net.parameters(), amsgrad=True))
