@@ -115,8 +115,7 @@ def panda_report(
 ) -> list[str]:
     """``robopg eval``'s safety lines for a Panda task: success (``final_dist`` (episodes,) m
     below ``radius``, said as ``phrase``), final distance median / 95th percentile, and peak
-    joint speed (obs
-    14:21 in both tasks) and |torque| against Franka's limits."""
+    joint speed (obs 14:21 in both tasks) and |torque| against Franka's limits."""
     dist = final_dist * 1e3
     ok = final_dist < radius
     speed = peak_obs[:, 14:21] / VELOCITY_LIMITS  # (episodes, 7)

@@ -215,8 +215,14 @@ def fit_value(
     mb = max(1, B // minibatches)
     last = torch.zeros((), device=targets.device)
     params = list(value_net.parameters())
-    # By hand where the net and optimizer allow (always, for robopg's own): half the time.
-    by_hand = mlp_grad.supports(value_net.net) and mlp_grad.plain_adam(opt)
+    # By hand where the net and optimizer allow (always, for robopg's own): 1.37× on the fit.
+    hand_adam = (
+        opt
+        if isinstance(opt, torch.optim.Adam)
+        and mlp_grad.supports(value_net.net)
+        and mlp_grad.plain_adam(opt)
+        else None
+    )
     for _ in range(epochs):
         perm = torch.randperm(B, generator=generator, device="cpu").to(targets.device)
         # One gather per epoch; the minibatches are then contiguous views (no copy each).
@@ -224,7 +230,7 @@ def fit_value(
         total = torch.zeros((), device=targets.device)
         for i in range(minibatches):
             rows = slice(i * mb, (i + 1) * mb)
-            if by_hand:
+            if hand_adam is not None:
                 loss, grads = mlp_grad.mse_grads(value_net.net, obs_perm[rows], targets_perm[rows])
                 if average_gradients is not None:
                     for p, g in zip(params, grads, strict=True):
@@ -233,8 +239,7 @@ def fit_value(
                     grads = [
                         g if p.grad is None else p.grad for p, g in zip(params, grads, strict=True)
                     ]
-                assert isinstance(opt, torch.optim.Adam)
-                mlp_grad.adam_step(opt, params, grads)
+                mlp_grad.adam_step(hand_adam, params, grads)
             else:
                 loss = 0.5 * (value_net(obs_perm[rows]) - targets_perm[rows]).square().mean()
                 clear_grads(value_net)
