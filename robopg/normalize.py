@@ -62,11 +62,11 @@ class RunningMeanStd(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """Standardise ``obs`` (..., D) with the current statistics, in ``obs``'s dtype."""
-        mean, std = self._in_dtype(obs.dtype, obs.device)
+        mean, std = self.stats_in(obs.dtype, obs.device)
         out = (obs - mean) / std
         return out.clamp(-self.clip, self.clip)
 
-    def _in_dtype(
+    def stats_in(
         self, dtype: torch.dtype, device: torch.device
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean, √(var + ε)) cast to ``dtype``, recomputed only when the statistics change.

@@ -95,9 +95,9 @@ class GaussianPolicy(nn.Module):
         if self.state_std:
             raw = run_mlp(self.log_std_net, norm_obs)
             return squash_log_std(raw, self.cfg.log_std_min, self.cfg.log_std_max)
-        return self._param_log_std()
+        return self.param_log_std()
 
-    def _param_log_std(self) -> torch.Tensor:
+    def param_log_std(self) -> torch.Tensor:
         """The free (act_dim,) log σ, raised to ``log_std_floor`` if one is set (below the
         floor it has no gradient: the floor is the σ the policy explores with)."""
         if self.cfg.log_std_floor is None:
@@ -129,7 +129,7 @@ class GaussianPolicy(nn.Module):
         """Entropy Σ_i (½ log 2πe + log σ_i): a scalar for ``param``; for ``state`` the mean
         over the states ``obs`` (..., obs_dim), which it then needs."""
         if not self.state_std:
-            return (0.5 * math.log(2 * math.pi * math.e) + self._param_log_std()).sum()
+            return (0.5 * math.log(2 * math.pi * math.e) + self.param_log_std()).sum()
         if obs is None:
             raise ValueError("A state-dependent σ has an entropy per state: pass obs.")
         per_state = (0.5 * math.log(2 * math.pi * math.e) + self.log_std_of(obs)).sum(-1)
@@ -138,7 +138,7 @@ class GaussianPolicy(nn.Module):
     def mean_std(self, obs: torch.Tensor) -> torch.Tensor:
         """σ averaged over action dims (and over the states ``obs`` for ``state``): a scalar."""
         if not self.state_std:
-            return self._param_log_std().exp().mean()
+            return self.param_log_std().exp().mean()
         return self.log_std_of(obs).exp().mean()
 
     @torch.no_grad()

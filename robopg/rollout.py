@@ -1,19 +1,23 @@
 """Collect a (T, N) batch of transitions from a vector env with the current policy.
 
-Per step: one host→device copy of the (N, obs_dim) observations, one policy forward, one
-device→host copy of the actions. No per-env Python loop touches the policy. Actions are sampled
+Per step: one policy forward over all N envs (in numpy on the CPU, see ``numpy_sampler``; on a
+GPU one host→device copy of the (N, obs_dim) observations and one device→host copy of the
+actions); the batch goes to the device once at the end. No per-env Python loop touches the
+policy. Actions are sampled
 unclipped (their log-probability is what REINFORCE differentiates) and clipped to the actuator
 range only when sent to the simulator.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
+from robopg import numpy_sampler
 from robopg.envs import VectorEnv
 from robopg.policy import GaussianPolicy
 
@@ -69,52 +73,69 @@ class RolloutCollector:
             t = t.pin_memory()
         return t.to(self.device, non_blocking=True)
 
+    def _sampler(self) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """obs (N, obs_dim) float64 → (obs float32, unclipped action float32), both numpy: in
+        numpy on the CPU where ``numpy_sampler`` covers the policy, else in torch on the
+        device (one host→device copy of the observations, one device→host of the actions)."""
+        if numpy_sampler.usable(self.policy, self.device):
+            return numpy_sampler.NumpySampler(self.policy, self.generator).sample
+
+        def sample(obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            obs32 = np.asarray(obs, dtype=np.float32)
+            action = self.policy.act(self._to_device(obs32), generator=self.generator)
+            return obs32, action.cpu().numpy()
+
+        return sample
+
     @torch.no_grad()
     def collect(self, rollout_len: int) -> Rollout:
-        """Run ``rollout_len`` steps of every env and return the batch on the policy's device."""
+        """Run ``rollout_len`` steps of every env and return the batch on the policy's device.
+
+        The batch is built in host buffers and moved to the device once, at the end."""
         if self._obs is None:
             raise RuntimeError("RolloutCollector.reset(seed) must be called before collect().")
         T, N = rollout_len, self.env.num_envs
-        obs_buf = torch.empty((T, N, self.env.obs_dim), device=self.device)
-        next_buf = torch.empty_like(obs_buf)
-        act_buf = torch.empty((T, N, self.env.act_dim), device=self.device)
+        sample = self._sampler()
+        obs_buf = np.empty((T, N, self.env.obs_dim), dtype=np.float32)
+        next_buf = np.empty_like(obs_buf)
+        act_buf = np.empty((T, N, self.env.act_dim), dtype=np.float32)
         rew = np.empty((T, N))
         term = np.empty((T, N), dtype=bool)
         trunc = np.empty((T, N), dtype=bool)
         ep_returns: list[float] = []
         ep_lengths: list[int] = []
-        obs_t = self._to_device(self._obs)
+        obs = self._obs
         for t in range(T):
-            action = self.policy.act(obs_t, generator=self.generator)
-            obs_buf[t] = obs_t
-            act_buf[t] = action
-            clipped = np.clip(action.cpu().numpy().astype(np.float64), self.low, self.high)
+            obs_buf[t], act_buf[t] = sample(obs)
+            clipped = np.clip(act_buf[t].astype(np.float64), self.low, self.high)
             res = self.env.step(clipped)
             rew[t], term[t], trunc[t] = res.reward, res.terminated, res.truncated
             self._ep_return += res.reward
             self._ep_len += 1
             done = res.terminated | res.truncated
-            obs_t = self._to_device(res.obs)
+            next_buf[t] = res.final_obs if done.any() else res.obs
             if done.any():
-                next_buf[t] = self._to_device(res.final_obs)
                 idx = np.flatnonzero(done)
                 ep_returns.extend(self._ep_return[idx].tolist())
                 ep_lengths.extend(self._ep_len[idx].tolist())
                 self._ep_return[idx] = 0.0
                 self._ep_len[idx] = 0
-            else:
-                next_buf[t] = obs_t
-            self._obs = res.obs
+            obs = self._obs = res.obs
         return Rollout(
-            obs=obs_buf,
-            actions=act_buf,
-            rewards=torch.as_tensor(rew, dtype=torch.float32, device=self.device),
-            terminated=torch.as_tensor(term, device=self.device),
-            truncated=torch.as_tensor(trunc, device=self.device),
-            next_obs=next_buf,
+            obs=self._tensor(obs_buf),
+            actions=self._tensor(act_buf),
+            rewards=self._tensor(rew.astype(np.float32)),
+            terminated=self._tensor(term),
+            truncated=self._tensor(trunc),
+            next_obs=self._tensor(next_buf),
             episode_returns=ep_returns,
             episode_lengths=ep_lengths,
         )
+
+    def _tensor(self, arr: np.ndarray) -> torch.Tensor:
+        """A host buffer as a tensor on the device (shared memory on the CPU, one copy else)."""
+        t = torch.from_numpy(arr)
+        return t if self.device.type == "cpu" else t.to(self.device)
 
     def state_dict(self) -> dict[str, Any]:
         """Unfinished-episode bookkeeping, so a resumed run reports the same episode returns."""

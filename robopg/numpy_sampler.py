@@ -1,0 +1,81 @@
+"""Sampling a live ``GaussianPolicy`` on the CPU in numpy, for the rollout's every env step.
+
+Why: a rollout step runs the policy on a few dozen observations (Reacher: 32 × 10 → 64 → 64 →
+2), where each of the forward's ~15 torch calls costs more in dispatch than in arithmetic; numpy
+does the same operations for a fraction of that (benchmarks/README.md, "Throughput"). The
+sampler reads the policy's own parameters through zero-copy numpy views, so it always acts with
+the current weights, and draws its noise from the collector's torch generator, so the random
+stream is the one the torch path consumes. It covers what training on the CPU uses by default:
+a float32 ``param``-σ policy (with or without a σ floor); anything else samples in torch.
+
+Its means equal ``GaussianPolicy.mean_action``'s to float32 rounding (numpy's and torch's matrix
+products sum in different orders), tested in tests/test_numpy_sampler.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from robopg.policy import GaussianPolicy
+
+#: in-place activations on a float32 array
+_ACTIVATIONS: dict[type[nn.Module], Callable[[np.ndarray], object]] = {
+    nn.Tanh: lambda z: np.tanh(z, out=z),
+    nn.ReLU: lambda z: np.maximum(z, 0.0, out=z),
+    nn.ELU: lambda z: np.copyto(z, np.expm1(z), where=z <= 0),
+}
+
+
+def usable(policy: GaussianPolicy, device: torch.device) -> bool:
+    """Whether ``NumpySampler`` can sample ``policy``: CPU, float32, a free log σ, and
+    activations it knows."""
+    return (
+        device.type == "cpu"
+        and not policy.state_std
+        and all(p.dtype == torch.float32 for p in policy.parameters())
+        and all(type(m) in _ACTIVATIONS for m in list(policy.mean_net)[1::2])
+    )
+
+
+class NumpySampler:
+    """a = μ(s) + σ·ε for raw float64 observations (N, obs_dim), from the policy as it is now.
+
+    Build one per batch: the normaliser's statistics and σ are read at construction (they change
+    only between batches), the weights through views that follow the optimizer's in-place steps.
+    """
+
+    def __init__(self, policy: GaussianPolicy, generator: torch.Generator) -> None:
+        layers = list(policy.mean_net)
+        linears = [m for m in layers if isinstance(m, nn.Linear)]
+        self._layers = [
+            (lin.weight.detach().numpy().T, lin.bias.detach().numpy()) for lin in linears
+        ]
+        self._acts = [_ACTIVATIONS[type(m)] for m in layers[1::2]]
+        mean, std = policy.obs_norm.stats_in(torch.float32, torch.device("cpu"))
+        self._obs_mean, self._obs_std = mean.numpy(), std.numpy()
+        self._clip = float(policy.obs_norm.clip)
+        with torch.no_grad():
+            self._std = policy.param_log_std().exp().numpy().copy()
+        self._act_dim = policy.cfg.act_dim
+        self._generator = generator
+
+    def sample(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(obs as float32 (N, obs_dim), action (N, act_dim) float32, unclipped)."""
+        obs32 = obs.astype(np.float32)
+        h = obs32 - self._obs_mean
+        h /= self._obs_std
+        np.clip(h, -self._clip, self._clip, out=h)
+        last = len(self._layers) - 1
+        for k, (w_t, b) in enumerate(self._layers):
+            h = h @ w_t
+            h += b
+            if k < last:
+                self._acts[k](h)
+        noise = torch.randn((obs.shape[0], self._act_dim), generator=self._generator).numpy()
+        noise *= self._std
+        h += noise
+        return obs32, h
