@@ -87,7 +87,7 @@ def plain_adam(opt: torch.optim.Optimizer) -> bool:
     return not any(group.get(k) for k in off) and not group["weight_decay"]
 
 
-def _scalar_dtype() -> torch.dtype:
+def scalar_dtype() -> torch.dtype:
     """The dtype Adam gives its CPU ``step`` counter (float64 only under a float64 default)."""
     return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
 
@@ -102,7 +102,7 @@ def adam_step(opt: torch.optim.Adam, params: list[nn.Parameter], grads: list[tor
     for p in params:
         if p not in opt.state or not opt.state[p]:  # what Adam._init_group creates
             opt.state[p] = {
-                "step": torch.tensor(0.0, dtype=_scalar_dtype()),
+                "step": torch.tensor(0.0, dtype=scalar_dtype()),
                 "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
                 "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format),
             }

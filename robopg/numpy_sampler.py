@@ -14,30 +14,22 @@ products sum in different orders), tested in tests/test_numpy_sampler.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import torch
 from torch import nn
 
+from robopg.numpy_mlp import ACTIVATIONS, plain_mlp
 from robopg.policy import GaussianPolicy
-
-#: in-place activations on a float32 array
-_ACTIVATIONS: dict[type[nn.Module], Callable[[np.ndarray], object]] = {
-    nn.Tanh: lambda z: np.tanh(z, out=z),
-    nn.ReLU: lambda z: np.maximum(z, 0.0, out=z),
-    nn.ELU: lambda z: np.copyto(z, np.expm1(z), where=z <= 0),
-}
 
 
 def usable(policy: GaussianPolicy, device: torch.device) -> bool:
-    """Whether ``NumpySampler`` can sample ``policy``: CPU, float32, a free log σ, and
-    activations it knows."""
+    """Whether ``NumpySampler`` can sample ``policy``: CPU, float32, a free log σ, and a plain
+    MLP mean (``numpy_mlp.plain_mlp``)."""
     return (
         device.type == "cpu"
         and not policy.state_std
         and all(p.dtype == torch.float32 for p in policy.parameters())
-        and all(type(m) in _ACTIVATIONS for m in list(policy.mean_net)[1::2])
+        and plain_mlp(policy.mean_net)
     )
 
 
@@ -54,7 +46,7 @@ class NumpySampler:
         self._layers = [
             (lin.weight.detach().numpy().T, lin.bias.detach().numpy()) for lin in linears
         ]
-        self._acts = [_ACTIVATIONS[type(m)] for m in layers[1::2]]
+        self._acts = [ACTIVATIONS[type(m)][0] for m in layers[1::2]]
         mean, std = policy.obs_norm.stats_in(torch.float32, torch.device("cpu"))
         self._obs_mean, self._obs_std = mean.numpy(), std.numpy()
         self._clip = float(policy.obs_norm.clip)

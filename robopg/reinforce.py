@@ -9,14 +9,16 @@ policy takes exactly one step per batch, with no ratio clipping and no reuse of 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
-from robopg import mlp_grad
+from robopg import mlp_grad, numpy_policy_step, numpy_value_fit
 from robopg.distributed import DistContext
 from robopg.errors import TrainingDiverged
 from robopg.policy import GaussianPolicy, ValueNet
@@ -136,6 +138,47 @@ def update(
         adv_flat = standardize(adv_flat, dist)
 
     # --- policy: exactly one gradient step ---
+    if numpy_policy_step.usable(policy, policy_opt, obs.device, dist):
+        metrics = _policy_step_numpy(policy, policy_opt, obs, actions, adv_flat, s)
+    else:
+        metrics = _policy_step_torch(policy, policy_opt, obs, actions, adv_flat, s, dist)
+    metrics["train/adv_std"] = raw_adv_std
+
+    t_policy = time.perf_counter()
+    seconds = {"time/update_policy_s": t_policy - t_start}
+
+    # --- value baseline: several regression epochs on the λ-return targets ---
+    if value_net is not None and value_opt is not None:
+        norm_obs = policy.obs_norm(obs).detach()
+        flat_targets = targets.reshape(-1)
+        metrics["train/value_loss"] = fit_value(
+            value_net,
+            value_opt,
+            norm_obs,
+            flat_targets,
+            epochs=s.value_epochs,
+            minibatches=s.value_minibatches,
+            generator=generator,
+            average_gradients=dist.average_gradients if dist.active else None,
+        )
+        with torch.no_grad():
+            resid = flat_targets - value_net(norm_obs)
+            metrics["train/explained_var"] = 1 - resid.var() / flat_targets.var().clamp_min(1e-8)
+        seconds["time/update_value_s"] = time.perf_counter() - t_policy
+    stacked = torch.stack([v.float() for v in metrics.values()]).cpu()  # one device sync
+    return {**dict(zip(metrics, stacked.tolist(), strict=True)), **seconds}
+
+
+def _policy_step_torch(
+    policy: GaussianPolicy,
+    policy_opt: torch.optim.Optimizer,
+    obs: torch.Tensor,
+    actions: torch.Tensor,
+    adv_flat: torch.Tensor,
+    s: UpdateSettings,
+    dist: DistContext,
+) -> dict[str, torch.Tensor]:
+    """The policy step with autograd (any policy, device and process count)."""
     # One forward gives both the surrogate and the pre-step log-probabilities for the KL check.
     logp = policy.log_prob(obs, actions)
     old_logp = logp.detach()
@@ -165,32 +208,32 @@ def update(
         "train/approx_kl": approx_kl,
         "train/grad_norm": grad_norm.detach(),
         "train/std": policy.mean_std(obs).detach(),
-        "train/adv_std": raw_adv_std,
     }
+    return metrics
 
-    t_policy = time.perf_counter()
-    seconds = {"time/update_policy_s": t_policy - t_start}
 
-    # --- value baseline: several regression epochs on the λ-return targets ---
-    if value_net is not None and value_opt is not None:
-        norm_obs = policy.obs_norm(obs).detach()
-        flat_targets = targets.reshape(-1)
-        metrics["train/value_loss"] = fit_value(
-            value_net,
-            value_opt,
-            norm_obs,
-            flat_targets,
-            epochs=s.value_epochs,
-            minibatches=s.value_minibatches,
-            generator=generator,
-            average_gradients=dist.average_gradients,
+def _policy_step_numpy(
+    policy: GaussianPolicy,
+    policy_opt: torch.optim.Optimizer,
+    obs: torch.Tensor,
+    actions: torch.Tensor,
+    adv_flat: torch.Tensor,
+    s: UpdateSettings,
+) -> dict[str, torch.Tensor]:
+    """The same step by hand in numpy (``numpy_policy_step``: ~3× faster on the CPU), committed
+    only once its numbers are finite, with the torch path's checks and sentences."""
+    step = numpy_policy_step.NumpyPolicyStep(policy, policy_opt)
+    with np.errstate(all="ignore"):  # a diverging step is caught below, with its sentence
+        numbers = step.run(
+            obs, actions, adv_flat, max_grad_norm=s.max_grad_norm, ent_coef=s.ent_coef
         )
-        with torch.no_grad():
-            resid = flat_targets - value_net(norm_obs)
-            metrics["train/explained_var"] = 1 - resid.var() / flat_targets.var().clamp_min(1e-8)
-        seconds["time/update_value_s"] = time.perf_counter() - t_policy
-    stacked = torch.stack([v.float() for v in metrics.values()]).cpu()  # one device sync
-    return {**dict(zip(metrics, stacked.tolist(), strict=True)), **seconds}
+    metrics = {k: torch.tensor(v, dtype=torch.float32) for k, v in numbers.items()}
+    _check_finite("the policy loss", metrics["train/policy_loss"])
+    _check_finite("the policy gradient", metrics["train/grad_norm"])
+    _check_finite("the policy parameters", torch.tensor(0.0 if step.params_finite else math.nan))
+    _check_finite("the policy's action log-probabilities", metrics["train/approx_kl"])
+    step.write_back()
+    return metrics
 
 
 def fit_value(
@@ -213,6 +256,16 @@ def fit_value(
     """
     B = targets.shape[0]
     mb = max(1, B // minibatches)
+    if (
+        average_gradients is None
+        and norm_obs.dtype == targets.dtype == torch.float32
+        and numpy_value_fit.usable(value_net.net, opt, targets.device)
+    ):
+        # On the CPU in numpy over flat arrays: 3.5× a torch step at this size (see the module).
+        last = _fit_value_numpy(value_net, opt, norm_obs, targets, epochs, minibatches, generator)
+        _check_finite("the value loss", last)
+        _check_finite("the value-network parameters", _flat_params(value_net))
+        return last
     last = torch.zeros((), device=targets.device)
     params = list(value_net.parameters())
     # By hand where the net and optimizer allow (always, for robopg's own): 1.37× on the fit.
@@ -252,3 +305,32 @@ def fit_value(
     _check_finite("the value loss", last)
     _check_finite("the value-network parameters", _flat_params(value_net))
     return last
+
+
+def _fit_value_numpy(
+    value_net: ValueNet,
+    opt: torch.optim.Optimizer,
+    norm_obs: torch.Tensor,
+    targets: torch.Tensor,
+    epochs: int,
+    minibatches: int,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """``fit_value``'s loop in numpy (same permutations, same minibatches); the last epoch's
+    mean loss as a tensor."""
+    assert isinstance(opt, torch.optim.Adam)
+    B = targets.shape[0]
+    mb = max(1, B // minibatches)
+    fit = numpy_value_fit.NumpyValueFit(value_net.net, opt)
+    x_all, y_all = norm_obs.detach().numpy(), targets.detach().numpy()
+    last = 0.0
+    for _ in range(epochs):
+        perm = torch.randperm(B, generator=generator, device="cpu").numpy()
+        x, y = x_all[perm], y_all[perm]
+        total = 0.0
+        with np.errstate(all="ignore"):  # a diverging fit is caught by fit_value's checks
+            for i in range(minibatches):
+                total += fit.step(x[i * mb : (i + 1) * mb], y[i * mb : (i + 1) * mb])
+        last = total / minibatches
+    fit.write_back()
+    return torch.tensor(last, dtype=torch.float32)

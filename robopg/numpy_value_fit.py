@@ -1,0 +1,49 @@
+"""The value fit on the CPU in numpy: minibatch MSE regression of V_φ with Adam, off torch.
+
+Why: the value regression is 5 epochs × 8 minibatches of ~100 rows on a 64-64 net per update
+(Reacher's defaults), and at that size a torch step is mostly dispatch (see ``numpy_mlp``).
+Measured side by side in one process: one minibatch step 3.5× faster than ``mlp_grad``'s torch
+version, the fit per update ≈ 3× faster in training (benchmarks/README.md, "Throughput").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from robopg.numpy_mlp import FlatAdam, MLPGrad, adam_usable, plain_mlp
+
+
+def usable(net: nn.Sequential, opt: torch.optim.Optimizer, device: torch.device) -> bool:
+    """Whether ``NumpyValueFit`` can fit ``net`` (a plain MLP with one output) with ``opt``
+    (plain Adam, float32, on the CPU)."""
+    last = list(net)[-1] if len(net) else None
+    return (
+        device.type == "cpu"
+        and plain_mlp(net)
+        and isinstance(last, nn.Linear)
+        and last.out_features == 1
+        and adam_usable(list(net.parameters()), opt)
+    )
+
+
+class NumpyValueFit:
+    """``step(x, y)``: one Adam step on ½·mean((net(x) − y)²) for ``x`` (B, in), ``y`` (B,)
+    float32, returning the loss; ``write_back()`` stores the result in the torch net and
+    optimizer."""
+
+    def __init__(self, net: nn.Sequential, opt: torch.optim.Optimizer) -> None:
+        self._adam = FlatAdam(list(net.parameters()), opt)
+        self._mlp = MLPGrad(net, self._adam.weights, self._adam.grads)
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> float:
+        out, inputs = self._mlp.forward(x)
+        resid = out[:, 0] - y
+        loss = 0.5 * float(np.dot(resid, resid)) / resid.shape[0]
+        self._mlp.backward(inputs, (resid * np.float32(1.0 / resid.shape[0]))[:, None])
+        self._adam.step()
+        return loss
+
+    def write_back(self) -> None:
+        self._adam.write_back()
