@@ -124,11 +124,13 @@ def main() -> None:
 
 def collector_split(cfg: Any, steps: int = 2000) -> dict[str, float]:
     """µs per env-batch step of the collector's three parts, timed with perf_counter in a
-    copy of its loop (the trainer's engine and threads, a fresh policy): policy forward +
-    sample, the clip and copy to float64, the engine step."""
+    copy of its loop (the trainer's engine, threads and sampler, a fresh policy): policy
+    forward + sample, the clip and copy to float64, the engine step."""
     import numpy as np
     import torch
+    from threadpoolctl import threadpool_limits
 
+    from robopg import numpy_sampler
     from robopg.engines import make_engine
     from robopg.policy import GaussianPolicy
 
@@ -136,18 +138,21 @@ def collector_split(cfg: Any, steps: int = 2000) -> dict[str, float]:
     env = make_engine(cfg.env, cfg.num_envs, engine=cfg.engine, device=torch.device("cpu"))
     policy = GaussianPolicy(cfg.net_config(env.obs_dim, env.act_dim))
     gen = torch.Generator().manual_seed(0)
+    assert numpy_sampler.usable(policy, torch.device("cpu")), "the trainer samples in numpy"
+    sample = numpy_sampler.NumpySampler(policy, gen).sample
     obs = env.reset(0)
     spent = np.zeros(3)
-    for k in range(steps + 100):
-        t0 = time.perf_counter()
-        action = policy.act(torch.from_numpy(obs.astype(np.float32)), generator=gen)
-        t1 = time.perf_counter()
-        clipped = np.clip(action.numpy().astype(np.float64), env.action_low, env.action_high)
-        t2 = time.perf_counter()
-        obs = env.step(clipped).obs
-        t3 = time.perf_counter()
-        if k >= 100:  # warm-up
-            spent += (t1 - t0, t2 - t1, t3 - t2)
+    with threadpool_limits(limits=1, user_api="blas"):  # as in Trainer.train
+        for k in range(steps + 100):
+            t0 = time.perf_counter()
+            _, action = sample(obs)
+            t1 = time.perf_counter()
+            clipped = np.clip(action.astype(np.float64), env.action_low, env.action_high)
+            t2 = time.perf_counter()
+            obs = env.step(clipped).obs
+            t3 = time.perf_counter()
+            if k >= 100:  # warm-up
+                spent += (t1 - t0, t2 - t1, t3 - t2)
     env.close()
     us = 1e6 * spent / steps
     return {"policy forward + sample": us[0], "clip + copy": us[1], "engine step": us[2]}
