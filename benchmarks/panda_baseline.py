@@ -14,7 +14,8 @@ Also prints zero torque and, with --policy, a trained policy on the same episode
 safety numbers: success rate, final distance (median, 95th percentile), peak |torque| relative
 to the limits and peak joint speed.
 
-Usage: .venv/bin/python benchmarks/panda_baseline.py [--episodes 100] [--kp 150] [--policy RUN]
+Usage: .venv/bin/python benchmarks/panda_baseline.py [--episodes 100] [--kp 700] [--policy RUN]
+       .venv/bin/python benchmarks/panda_baseline.py --kp 150 250 400 500 700 1000 1200  # sweep
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ import numpy as np
 
 import robopg.envs  # noqa: F401  (registers robopg/PandaReach-v0)
 from robopg.envs.panda import PANDA_HOME, SUCCESS_RADIUS
+
+#: the gains of the bar: the best of the sweep in benchmarks/README.md ("panda-reach"), kp over
+#: {50 … 1200}, kq over {5, 25, 100} (stiffer gains score worse at the 50 Hz control rate)
+KP, KQ = 700.0, 25.0
 
 
 def osc_action(
@@ -100,19 +105,35 @@ def report(name: str, episodes: int, r: dict[str, float]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=100)
-    parser.add_argument("--kp", type=float, default=150.0, help="task-space stiffness (1/s²)")
-    parser.add_argument("--kq", type=float, default=25.0, help="null-space posture stiffness")
+    parser.add_argument(
+        "--kp",
+        type=float,
+        nargs="+",
+        default=[KP],
+        help="task-space stiffness (1/s²); several values: a sweep, best one reported last",
+    )
+    parser.add_argument(
+        "--kq", type=float, nargs="+", default=[KQ], help="null-space posture stiffness (1/s²)"
+    )
     parser.add_argument("--policy", help="also score a policy (run dir, checkpoint, task name)")
     args = parser.parse_args()
-
-    def osc(obs: np.ndarray, data: mujoco.MjData) -> np.ndarray:
-        return osc_action(data.model, data, obs[24:27], args.kp, args.kq)
 
     def zero(obs: np.ndarray, data: mujoco.MjData) -> np.ndarray:
         return np.zeros(7)
 
+    def osc(kp: float, kq: float) -> Callable[[np.ndarray, mujoco.MjData], np.ndarray]:
+        return lambda obs, data: osc_action(data.model, data, obs[24:27], kp, kq)
+
     report("zero torque", args.episodes, run(zero, args.episodes))
-    report(f"OSC baseline (kp {args.kp:g}, kq {args.kq:g})", args.episodes, run(osc, args.episodes))
+    scores: list[tuple[float, float, float]] = []
+    for kp in args.kp:
+        for kq in args.kq:
+            r = run(osc(kp, kq), args.episodes)
+            report(f"OSC baseline (kp {kp:g}, kq {kq:g})", args.episodes, r)
+            scores.append((r["return"], kp, kq))
+    if len(scores) > 1:
+        best = max(scores)
+        print(f"best OSC gains: kp {best[1]:g}, kq {best[2]:g} (return {best[0]:.3f})")
     if args.policy:
         from robopg.controller import Controller
 
