@@ -47,3 +47,29 @@ class NumpyValueFit:
 
     def write_back(self) -> None:
         self._adam.write_back()
+
+
+def fit(
+    net: nn.Sequential,
+    opt: torch.optim.Optimizer,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    minibatches: int,
+    generator: torch.Generator,
+) -> float:
+    """``reinforce.fit_value``'s loop for ``x`` (B, in), ``y`` (B,) float32: per epoch one
+    permutation from ``generator`` (the torch path's draws, so both see the same minibatches)
+    and ``minibatches`` Adam steps; returns the last epoch's mean loss."""
+    B = y.shape[0]
+    mb = max(1, B // minibatches)
+    step = NumpyValueFit(net, opt)
+    last = 0.0
+    for _ in range(epochs):
+        perm = torch.randperm(B, generator=generator, device="cpu").numpy()
+        xp, yp = x[perm], y[perm]
+        rows = [slice(i * mb, (i + 1) * mb) for i in range(minibatches)]
+        last = sum(step.step(xp[r], yp[r]) for r in rows) / minibatches
+    step.write_back()
+    return last

@@ -13,6 +13,8 @@ from robopg.numpy_value_fit import NumpyValueFit
 from robopg.policy import mlp
 from robopg.reinforce import fit_value
 
+from .test_mlp_grad import _Value
+
 
 def _pair(hidden: tuple[int, ...], activation: str) -> tuple[nn.Sequential, nn.Sequential]:
     torch.manual_seed(0)
@@ -81,15 +83,6 @@ def test_written_back_state_continues_in_torch_and_round_trips() -> None:
     for p, q in zip(pa, pb, strict=True):
         torch.testing.assert_close(q, p, rtol=1e-5, atol=1e-6)
         assert float(restored.state[q]["step"]) == float(opt_a.state[p]["step"]) == 5.0
-
-
-class _Value(nn.Module):
-    def __init__(self, net: nn.Sequential) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).squeeze(-1)
 
 
 def test_fit_value_uses_numpy_on_the_cpu_and_matches_the_torch_path() -> None:
