@@ -134,6 +134,7 @@ TASK_TABLE: tuple[TaskSpec, ...] = (
         "Franka Panda (torque control, gravity compensated) reaching a random 3-D target",
         solved=-2.02,
         registers_gym=True,
+        warp=True,
     ),
     TaskSpec.of_arm(
         PandaPushTask,

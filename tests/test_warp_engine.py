@@ -29,6 +29,7 @@ import torch
 from robopg.envs.engine import BatchedArmEnv
 from robopg.envs.gym_arms import PusherTask, ReacherTask
 from robopg.envs.own_arms import Arm7Task, Reacher3Task
+from robopg.envs.panda import PandaReachTask
 from robopg.errors import EnvError
 from robopg.warp_engine import require_warp
 
@@ -39,6 +40,9 @@ FOLLOW = {
     "reacher3": (2, 1e-4, 2e-6),
     "pusher": (1, 5e-5, 2e-6),
     "arm7": (1, 2e-3, 3e-5),
+    # measured: max |Δobs| 9.1e-3 (a joint velocity of up to 20 rad/s under these actions),
+    # |Δreward| 3.0e-4; the gap grows from 6e-6 at step 10 to 4e-4 at step 100 and 8e-3 at 149
+    "panda-reach": (1, 2e-2, 1e-3),
 }
 OBS_TOL = 1e-4  # reset observations (no dynamics yet)
 
@@ -60,7 +64,9 @@ def cpu_state(cpu: BatchedArmEnv):
     return cpu._qpos.copy(), cpu._qvel.copy(), mocap
 
 
-@pytest.mark.parametrize("arm_cls", [ReacherTask, Reacher3Task, PusherTask, Arm7Task])
+@pytest.mark.parametrize(
+    "arm_cls", [ReacherTask, Reacher3Task, PusherTask, Arm7Task, PandaReachTask]
+)
 def test_episodes_follow_the_cpu_engine(arm_cls):
     n = 4
     episodes, obs_tol, reward_tol = FOLLOW[arm_cls.name]
@@ -184,3 +190,28 @@ def test_arm7_targets_land_in_the_cpu_engines_target_set():
     lo, hi = ref.min(axis=0), ref.max(axis=0)
     span = hi - lo
     assert np.all(got.min(axis=0) > lo - 0.1 * span) and np.all(got.max(axis=0) < hi + 0.1 * span)
+
+
+def test_panda_reach_resets_land_in_the_cpu_engines_distribution():
+    """Targets uniform in the workspace box, the arm near home inside its joint range, at rest
+    within ±0.005 rad/s; the observation reads that state."""
+    from robopg.envs.panda import PANDA_HOME, TARGET_HIGH, TARGET_LOW
+    from robopg.warp_engine.engine import WarpArmEnv
+
+    n = 512
+    dev = WarpArmEnv(PandaReachTask.make(), n, device="cpu")
+    dev.reset(seed=0)
+    target = dev._mocap.numpy()[:, 0].astype(np.float64)
+    assert np.all(target >= TARGET_LOW - 1e-6) and np.all(target <= TARGET_HIGH + 1e-6)
+    mid, half = (TARGET_LOW + TARGET_HIGH) / 2, (TARGET_HIGH - TARGET_LOW) / 2
+    # uniform: mean at the middle (SE = half/√(3n)), P(below the middle) = 1/2 per axis
+    assert np.all(np.abs(target.mean(axis=0) - mid) < 5 * half / np.sqrt(3 * n))
+    assert np.all(np.abs(np.mean(target < mid, axis=0) - 0.5) < 0.08)
+    qpos, qvel = dev._qpos.numpy().astype(np.float64), dev._qvel.numpy()
+    arm = PandaReachTask.make()
+    assert np.all(qpos >= arm.joint_low - 1e-6) and np.all(qpos <= arm.joint_high + 1e-6)
+    assert np.abs(qpos - PANDA_HOME).max() <= 0.1 + 1e-6
+    assert np.abs(qvel).max() <= 0.005 + 1e-7
+    obs = dev._obs.numpy()
+    assert np.allclose(obs[:, 24:27], target, atol=1e-6)
+    assert np.allclose(obs[:, 27:30], obs[:, 21:24] - obs[:, 24:27], atol=1e-6)

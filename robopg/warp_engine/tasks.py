@@ -24,6 +24,7 @@ import torch
 from robopg.envs.engine import ArmTask
 from robopg.envs.gym_arms import PusherTask, ReacherTask
 from robopg.envs.own_arms import Arm7Task, Reacher3Task
+from robopg.envs.panda import PANDA_HOME, TARGET_HIGH, TARGET_LOW, PandaReachTask
 from robopg.errors import EnvError
 
 
@@ -221,12 +222,49 @@ class Arm7Device(DeviceTask):
         return dist + self.ctrl_cost(actions, a.reward_control_weight)
 
 
+class PandaReachDevice(DeviceTask):
+    """panda-reach (``PandaReachTask``): θ = clip(home + U(−0.1, 0.1)⁷, joint range), the target
+    (mocap) uniform in the workspace box; gravity compensation is the model's (``gravcomp``)."""
+
+    arm: PandaReachTask
+
+    def __init__(self, arm: ArmTask, device: torch.device) -> None:
+        super().__init__(arm, device)
+
+        def t(x: object) -> torch.Tensor:
+            return torch.as_tensor(x, dtype=torch.float32, device=device)
+
+        self.home = t(PANDA_HOME)
+        self.joint_low, self.joint_high = t(self.arm.joint_low), t(self.arm.joint_high)
+        self.target_low, self.target_high = t(TARGET_LOW), t(TARGET_HIGH)
+
+    def reset_state(self, gen: torch.Generator, k: int) -> ResetDraw:
+        z = self.home
+        qpos = z + uniform(gen, (k, self.nq), -0.1, 0.1, z)
+        qpos = torch.minimum(torch.maximum(qpos, self.joint_low), self.joint_high)
+        qvel = uniform(gen, (k, self.nv), -0.005, 0.005, z)
+        u = uniform(gen, (k, 3), 0.0, 1.0, z)
+        mocap = self.init_mocap.expand(k, -1, -1).clone()
+        mocap[:, 0] = self.target_low + (self.target_high - self.target_low) * u
+        return ResetDraw(qpos, qvel, mocap)
+
+    def observe(self, qpos: torch.Tensor, qvel: torch.Tensor, xpos: torch.Tensor) -> torch.Tensor:
+        tip, target = xpos[:, self.arm.fingertip], xpos[:, self.arm.target]
+        return torch.cat((qpos.cos(), qpos.sin(), qvel, tip, target, tip - target), dim=1)
+
+    def reward(self, xpos: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        a = self.arm
+        dist = -row_norm(xpos[:, a.fingertip] - xpos[:, a.target]) * a.reward_dist_weight
+        return dist + self.ctrl_cost(actions, a.reward_control_weight)
+
+
 #: the tasks the device engine runs, by short name
 DEVICE_TASKS: dict[str, type[DeviceTask]] = {
     "reacher": ReacherDevice,
     "reacher3": Reacher3Device,
     "pusher": PusherDevice,
     "arm7": Arm7Device,
+    "panda-reach": PandaReachDevice,
 }
 
 
