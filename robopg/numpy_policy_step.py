@@ -59,6 +59,7 @@ class NumpyPolicyStep:
         self._adam = FlatAdam([*policy.mean_net.parameters(), policy.log_std], opt)
         self._mlp = MLPGrad(policy.mean_net, self._adam.weights[:-1], self._adam.grads[:-1])
         self._floor = policy.cfg.log_std_floor
+        self.params_finite = True  # after ``run``: whether every stepped parameter is finite
 
     def _log_std(self) -> np.ndarray:
         raw = self._adam.weights[-1]

@@ -3,9 +3,8 @@
 Per step: one policy forward over all N envs (in numpy on the CPU, see ``numpy_sampler``; on a
 GPU one host→device copy of the (N, obs_dim) observations and one device→host copy of the
 actions); the batch goes to the device once at the end. No per-env Python loop touches the
-policy. Actions are sampled
-unclipped (their log-probability is what REINFORCE differentiates) and clipped to the actuator
-range only when sent to the simulator.
+policy. Actions are sampled unclipped (their log-probability is what REINFORCE differentiates)
+and clipped to the actuator range only when sent to the simulator.
 """
 
 from __future__ import annotations
