@@ -13,7 +13,7 @@ in the trainer on Reacher's defaults: the fit per update 23.5 → 17.2 ms, the w
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import torch
 from torch import nn
@@ -27,11 +27,12 @@ _DERIVATIVE: dict[type[nn.Module], Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
-def supports(net: nn.Sequential) -> bool:
-    """Whether ``net`` is Linear layers with supported activations between them, ending in a
-    Linear of one output (``robopg.policy.mlp`` for a value net); otherwise use autograd."""
+def plain_mlp(net: nn.Sequential, activations: Collection[type[nn.Module]]) -> bool:
+    """Whether ``net`` is Linear layers (with biases) alternating with activations of the types
+    in ``activations`` (ELU only at α = 1), ending in a Linear: ``robopg.policy.mlp``'s shape,
+    which the hand-written gradients here and in ``numpy_mlp`` assume."""
     layers = list(net)
-    if not layers or not isinstance(layers[-1], nn.Linear) or layers[-1].out_features != 1:
+    if not layers or not isinstance(layers[-1], nn.Linear):
         return False
     for i, layer in enumerate(layers):
         want_linear = i % 2 == 0
@@ -39,11 +40,18 @@ def supports(net: nn.Sequential) -> bool:
             return False
         if isinstance(layer, nn.Linear) and layer.bias is None:
             return False
-        if not want_linear and type(layer) not in _DERIVATIVE:
+        if not want_linear and type(layer) not in activations:
             return False
         if isinstance(layer, nn.ELU) and layer.alpha != 1.0:
             return False
     return True
+
+
+def supports(net: nn.Sequential) -> bool:
+    """Whether ``net`` is a ``plain_mlp`` of this module's activations ending in a Linear of one
+    output (``robopg.policy.mlp`` for a value net); otherwise use autograd."""
+    last = list(net)[-1] if len(net) else None
+    return plain_mlp(net, _DERIVATIVE) and isinstance(last, nn.Linear) and last.out_features == 1
 
 
 @torch.no_grad()

@@ -40,18 +40,9 @@ ACTIVATIONS: dict[type[nn.Module], tuple[Callable[[Array], object], Callable[[Ar
 
 
 def plain_mlp(net: nn.Sequential) -> bool:
-    """Whether ``net`` is Linear layers (with biases) and known activations, alternating."""
-    layers = list(net)
-    if not layers or not isinstance(layers[-1], nn.Linear):
-        return False
-    for i, layer in enumerate(layers):
-        if i % 2 == 0 and not (isinstance(layer, nn.Linear) and layer.bias is not None):
-            return False
-        if i % 2 == 1 and type(layer) not in ACTIVATIONS:
-            return False
-        if isinstance(layer, nn.ELU) and layer.alpha != 1.0:
-            return False
-    return True
+    """Whether ``net`` is Linear layers (with biases) and activations this module knows,
+    alternating (``mlp_grad.plain_mlp``)."""
+    return mlp_grad.plain_mlp(net, ACTIVATIONS)
 
 
 def adam_usable(params: Sequence[nn.Parameter], opt: torch.optim.Optimizer) -> bool:
@@ -132,10 +123,13 @@ class FlatAdam:
 class MLPGrad:
     """Forward and backward of a ``plain_mlp`` over (weight, bias) views, e.g. ``FlatAdam``'s.
 
-    ``weights``/``grads`` alternate weight (out, in) and bias (out,) per Linear, in order.
+    ``weights``/``grads`` alternate weight (out, in) and bias (out,) per Linear, in order;
+    without ``grads`` it only runs forward (the rollout's sampler).
     """
 
-    def __init__(self, net: nn.Sequential, weights: Sequence[Array], grads: Sequence[Array]):
+    def __init__(
+        self, net: nn.Sequential, weights: Sequence[Array], grads: Sequence[Array] = ()
+    ) -> None:
         self._acts = [ACTIVATIONS[type(m)] for m in list(net)[1::2]]
         self._w, self._b = list(weights[0::2]), list(weights[1::2])
         self._gw, self._gb = list(grads[0::2]), list(grads[1::2])

@@ -54,7 +54,6 @@ class NumpyPolicyStep:
     """
 
     def __init__(self, policy: GaussianPolicy, opt: torch.optim.Optimizer) -> None:
-        self._policy = policy
         # mean_net's parameters, then log σ (parameters() lists log σ first)
         self._adam = FlatAdam([*policy.mean_net.parameters(), policy.log_std], opt)
         self._mlp = MLPGrad(policy.mean_net, self._adam.weights[:-1], self._adam.grads[:-1])
@@ -78,20 +77,19 @@ class NumpyPolicyStep:
 
     def run(
         self,
-        obs: torch.Tensor,
+        norm_obs: torch.Tensor,
         actions: torch.Tensor,
         adv: torch.Tensor,
         *,
         max_grad_norm: float,
         ent_coef: float = 0.0,
     ) -> dict[str, float]:
-        """The step on raw observations (B, obs_dim), unclipped actions (B, act_dim) and
-        (standardised) advantages (B,); returns the loss before it, gradient norm before the
-        clip, and approx-KL, entropy and mean σ after it, as ``reinforce.update`` reports them.
+        """The step on normalised observations (B, obs_dim) (``policy.obs_norm(obs)``),
+        unclipped actions (B, act_dim) and (standardised) advantages (B,); returns the loss
+        before it, gradient norm before the clip, and approx-KL, entropy and mean σ after it,
+        as ``reinforce.update`` reports them.
         """
-        mean_obs, std_obs = self._policy.obs_norm.stats_in(torch.float32, torch.device("cpu"))
-        clip = self._policy.obs_norm.clip
-        norm = np.clip((obs.numpy() - mean_obs.numpy()) / std_obs.numpy(), -clip, clip)
+        norm = norm_obs.numpy()
         a, w = actions.numpy(), adv.numpy() * np.float32(1.0 / adv.shape[0])
         logp, z, inv_std, inputs = self._log_prob(norm, a)
         entropy = float((np.float32(_HALF_LOG_2PIE) + self._log_std()).sum())

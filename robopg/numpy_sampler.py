@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 
-from robopg.numpy_mlp import ACTIVATIONS, plain_mlp
+from robopg.numpy_mlp import MLPGrad, plain_mlp
 from robopg.policy import GaussianPolicy
 
 
@@ -41,12 +40,8 @@ class NumpySampler:
     """
 
     def __init__(self, policy: GaussianPolicy, generator: torch.Generator) -> None:
-        layers = list(policy.mean_net)
-        linears = [m for m in layers if isinstance(m, nn.Linear)]
-        self._layers = [
-            (lin.weight.detach().numpy().T, lin.bias.detach().numpy()) for lin in linears
-        ]
-        self._acts = [ACTIVATIONS[type(m)][0] for m in layers[1::2]]
+        weights = [p.detach().numpy() for p in policy.mean_net.parameters()]  # zero-copy views
+        self._mean_net = MLPGrad(policy.mean_net, weights)
         mean, std = policy.obs_norm.stats_in(torch.float32, torch.device("cpu"))
         self._obs_mean, self._obs_std = mean.numpy(), std.numpy()
         self._clip = float(policy.obs_norm.clip)
@@ -61,12 +56,7 @@ class NumpySampler:
         h = obs32 - self._obs_mean
         h /= self._obs_std
         np.clip(h, -self._clip, self._clip, out=h)
-        last = len(self._layers) - 1
-        for k, (w_t, b) in enumerate(self._layers):
-            h = h @ w_t
-            h += b
-            if k < last:
-                self._acts[k](h)
+        h, _ = self._mean_net.forward(h)
         noise = torch.randn((obs.shape[0], self._act_dim), generator=self._generator).numpy()
         noise *= self._std
         h += noise

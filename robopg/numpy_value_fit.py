@@ -12,18 +12,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from robopg import mlp_grad
 from robopg.numpy_mlp import FlatAdam, MLPGrad, adam_usable, plain_mlp
 
 
 def usable(net: nn.Sequential, opt: torch.optim.Optimizer, device: torch.device) -> bool:
     """Whether ``NumpyValueFit`` can fit ``net`` (a plain MLP with one output) with ``opt``
     (plain Adam, float32, on the CPU)."""
-    last = list(net)[-1] if len(net) else None
     return (
         device.type == "cpu"
+        and mlp_grad.supports(net)
         and plain_mlp(net)
-        and isinstance(last, nn.Linear)
-        and last.out_features == 1
         and adam_usable(list(net.parameters()), opt)
     )
 

@@ -137,9 +137,12 @@ def update(
     if s.normalize_adv:
         adv_flat = standardize(adv_flat, dist)
 
+    # Normalised once: the statistics change only after the update (see the trainer).
+    norm_obs = policy.obs_norm(obs).detach()
+
     # --- policy: exactly one gradient step ---
     if numpy_policy_step.usable(policy, policy_opt, obs.device, dist):
-        metrics = _policy_step_numpy(policy, policy_opt, obs, actions, adv_flat, s)
+        metrics = _policy_step_numpy(policy, policy_opt, norm_obs, actions, adv_flat, s)
     else:
         metrics = _policy_step_torch(policy, policy_opt, obs, actions, adv_flat, s, dist)
     metrics["train/adv_std"] = raw_adv_std
@@ -149,7 +152,6 @@ def update(
 
     # --- value baseline: several regression epochs on the λ-return targets ---
     if value_net is not None and value_opt is not None:
-        norm_obs = policy.obs_norm(obs).detach()
         flat_targets = targets.reshape(-1)
         metrics["train/value_loss"] = fit_value(
             value_net,
@@ -215,7 +217,7 @@ def _policy_step_torch(
 def _policy_step_numpy(
     policy: GaussianPolicy,
     policy_opt: torch.optim.Optimizer,
-    obs: torch.Tensor,
+    norm_obs: torch.Tensor,
     actions: torch.Tensor,
     adv_flat: torch.Tensor,
     s: UpdateSettings,
@@ -225,7 +227,7 @@ def _policy_step_numpy(
     step = numpy_policy_step.NumpyPolicyStep(policy, policy_opt)
     with np.errstate(all="ignore"):  # a diverging step is caught below, with its sentence
         numbers = step.run(
-            obs, actions, adv_flat, max_grad_norm=s.max_grad_norm, ent_coef=s.ent_coef
+            norm_obs, actions, adv_flat, max_grad_norm=s.max_grad_norm, ent_coef=s.ent_coef
         )
     metrics = {k: torch.tensor(v, dtype=torch.float32) for k, v in numbers.items()}
     _check_finite("the policy loss", metrics["train/policy_loss"])

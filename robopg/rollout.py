@@ -112,13 +112,15 @@ class RolloutCollector:
             self._ep_return += res.reward
             self._ep_len += 1
             done = res.terminated | res.truncated
-            next_buf[t] = res.final_obs if done.any() else res.obs
             if done.any():
+                next_buf[t] = res.final_obs
                 idx = np.flatnonzero(done)
                 ep_returns.extend(self._ep_return[idx].tolist())
                 ep_lengths.extend(self._ep_len[idx].tolist())
                 self._ep_return[idx] = 0.0
                 self._ep_len[idx] = 0
+            else:
+                next_buf[t] = res.obs
             obs = self._obs = res.obs
         return Rollout(
             obs=self._tensor(obs_buf),
