@@ -141,6 +141,7 @@ TASK_TABLE: tuple[TaskSpec, ...] = (
         "robopg/PandaPush-v0",
         "Franka Panda pushing a puck across a table to a random goal (contacts)",
         registers_gym=True,
+        warp=True,
     ),
 )
 

@@ -121,8 +121,7 @@ def test_listing_rows_name_the_batched_engine() -> None:
     rows = {row["task"]: row for row in task_rows()}
     assert set(ALL) <= set(rows)
     assert all(rows[t]["engine"] == "batch" for t in ALL)
-    assert all(rows[t]["engines"] == "batch, gym, warp" for t in ALL if t != "panda-push")
-    assert rows["panda-push"]["engines"] == "batch, gym"
+    assert all(rows[t]["engines"] == "batch, gym, warp" for t in ALL)
     assert (rows["reacher3"]["obs"], rows["reacher3"]["action"], rows["reacher3"]["episode"]) == (
         13,
         3,

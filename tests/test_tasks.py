@@ -14,8 +14,7 @@ def test_every_named_task_is_one_entry_with_its_arm() -> None:
         assert spec.arm is not None and issubclass(spec.arm, ArmTask)
         assert spec.arm.name == spec.name  # named by the class, written once
         assert ARM_TASKS[spec.name] is spec.arm
-        device = () if spec.name == "panda-push" else ("warp",)  # the puck has no warp twin yet
-        assert spec.engines == ("batch", "gym", *device)
+        assert spec.engines == ("batch", "gym", "warp")
         # panda-push (a stretch task) has no bar yet: what REINFORCE reaches is reported
         assert (spec.solved is None) == (spec.name == "panda-push")
 

@@ -215,3 +215,147 @@ def test_panda_reach_resets_land_in_the_cpu_engines_distribution():
     obs = dev._obs.numpy()
     assert np.allclose(obs[:, 24:27], target, atol=1e-6)
     assert np.allclose(obs[:, 27:30], obs[:, 21:24] - obs[:, 24:27], atol=1e-6)
+
+
+def scripted_pushes(seeds):
+    """The CPU reference of panda-push (gymnasium, = the batched engine bit for bit) under a
+    scripted operational-space push: hand behind the puck, down, then through it to the goal.
+
+    Random or sinusoid actions rarely touch the puck, so they would not test contacts. Returns
+    per step (T, S, …): start states qpos, qvel, mocap; the actions; the next obs and reward.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    import gymnasium as gym
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "panda_baseline.py"
+    spec = importlib.util.spec_from_file_location("panda_baseline", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    env = gym.make("robopg/PandaPush-v0")
+    model, data = env.unwrapped.model, env.unwrapped.data  # type: ignore[attr-defined]
+    rec = {k: [] for k in ("qpos", "qvel", "mocap", "action", "obs", "reward")}
+    for seed in seeds:
+        obs, _ = env.reset(seed=seed)
+        puck, goal = obs[24:26].copy(), obs[28:30].copy()
+        u = (goal - puck) / np.linalg.norm(goal - puck)
+        for key in rec:
+            rec[key].append([])
+        for t in range(200):
+            xy = obs[24:26] - 0.07 * u if t < 60 else goal - 0.05 * u
+            z = 0.2 if t < 30 else 0.08
+            a = module.osc_action(model, data, np.array([*xy, z]), 150.0, 10.0).astype(np.float32)
+            for key, value in (("qpos", data.qpos), ("qvel", data.qvel), ("mocap", data.mocap_pos)):
+                rec[key][-1].append(value.copy())
+            obs, reward, *_ = env.step(a)
+            rec["action"][-1].append(a)
+            rec["obs"][-1].append(obs)
+            rec["reward"][-1].append(reward)
+    env.close()
+    return {k: np.swapaxes(np.array(v), 0, 1) for k, v in rec.items()}
+
+
+def test_panda_push_steps_follow_the_cpu_engine_through_contacts():
+    """One warp step from each of the CPU engine's states along 8 scripted pushes (1,600
+    states, one world each) lands where the CPU engine's step does.
+
+    Measured (2026-12-05): 1,562 of 1,600 steps within 1e-4 in every observation; the other
+    38 are the steps where the hand first touches the puck. There the CPU engine's collider
+    reports a contact 1e-6 m deep (its ``ccd_tolerance``) one substep before Warp's does, which
+    moves the puck's velocity by up to 5.5e-2 m/s (its position by 5.7e-4 m, the reward by
+    3.7e-4). Rounding the CPU engine's state to float32 explains none of it (1e-5).
+    """
+    from robopg.envs.panda import PandaPushTask
+    from robopg.warp_engine.engine import WarpArmEnv
+
+    rec = scripted_pushes(range(8))
+    flat = {k: v.reshape(-1, *v.shape[2:]) for k, v in rec.items()}
+    n = flat["action"].shape[0]
+    dev = WarpArmEnv(PandaPushTask.make(), n, device="cpu")
+    dev.reset(seed=0)
+    dev.load_states(flat["qpos"], flat["qvel"], flat["mocap"])
+    got = dev.step(torch.from_numpy(flat["action"]))
+    gap = np.abs(got.final_obs.numpy() - flat["obs"])
+    assert np.mean(gap.max(axis=1) < 1e-4) > 0.95, np.mean(gap.max(axis=1) < 1e-4)
+    assert gap.max() < 0.2
+    assert gap[:, 24:26].max() < 2e-3  # puck position
+    assert np.abs(got.reward.numpy() - flat["reward"]).max() < 2e-3
+    dev.check_overflow()
+
+
+def test_panda_push_episodes_follow_a_scripted_push():
+    """Whole episodes of 4 scripted pushes, the same actions in both engines from the same
+    starts: the time limit and auto-reset are exact, and the puck ends where the CPU engine
+    puts it, up to how the touch-down contact (previous test) compounds over 140 pushing steps.
+
+    Measured (2026-12-05), seeds 0–3: max |Δobs| 0.13 (a joint velocity at the impact), puck
+    5.8e-3 m, reward 7.2e-3; seeds 0–7 reach 0.14, 2.8e-2 m and 2.5e-2 (a push that ends 3.8
+    instead of 6.4 cm from its goal). The bounds leave about 4× margin on seeds 0–3.
+    """
+    from robopg.envs.panda import PandaPushTask
+    from robopg.warp_engine.engine import WarpArmEnv
+
+    rec = scripted_pushes(range(4))
+    dev = WarpArmEnv(PandaPushTask.make(), 4, device="cpu")
+    dev.reset(seed=0)
+    dev.load_states(rec["qpos"][0], rec["qvel"][0], rec["mocap"][0])
+    d_obs = d_puck = d_rew = 0.0
+    for t in range(200):
+        got = dev.step(torch.from_numpy(rec["action"][t]))
+        assert got.truncated.all().item() == (t == 199) and not got.terminated.any()
+        gap = np.abs(got.final_obs.numpy() - rec["obs"][t])
+        d_obs, d_puck = max(d_obs, gap.max()), max(d_puck, gap[:, 24:26].max())
+        d_rew = max(d_rew, np.abs(got.reward.numpy() - rec["reward"][t]).max())
+    print(f"panda-push: max |Δobs| {d_obs:.2e}, puck {d_puck:.2e} m, |Δreward| {d_rew:.2e}")
+    assert d_obs < 0.5 and d_puck < 2.5e-2 and d_rew < 3e-2
+    # the pushes really moved the puck (≥ 5 cm) in the warp engine too
+    start = rec["obs"][0][:, 24:26]
+    assert np.all(np.linalg.norm(got.final_obs.numpy()[:, 24:26] - start, axis=1) > 0.05)
+    assert (got.obs - got.final_obs).abs().max() > 1e-3  # auto-reset in the last step
+    dev.check_overflow()
+
+
+def test_panda_push_resets_land_in_the_cpu_engines_distribution():
+    """The arm as panda-reach; the puck uniform in its box, at rest; the goal in its box, at
+    least MIN_PUSH from the puck, at the puck's height; the observation reads that state. The
+    goal's mean and spread match the CPU engine's rejection sampler's (which removes a disc
+    around the puck, so the goal is not uniform in the box)."""
+    from robopg.envs.panda import (
+        GOAL_HIGH,
+        GOAL_LOW,
+        MIN_PUSH,
+        PANDA_HOME,
+        PUCK_HIGH,
+        PUCK_LOW,
+        PandaPushTask,
+    )
+    from robopg.warp_engine.engine import WarpArmEnv
+
+    n = 512
+    arm = PandaPushTask.make()
+    dev = WarpArmEnv(PandaPushTask.make(), n, device="cpu")
+    dev.reset(seed=0)
+    qpos, qvel = dev._qpos.numpy().astype(np.float64), dev._qvel.numpy()
+    puck, goal = qpos[:, 7:9], dev._mocap.numpy()[:, 0].astype(np.float64)
+    assert np.all(qpos[:, :7] >= arm.joint_low - 1e-6) and np.all(qpos[:, :7] <= arm.joint_high)
+    assert np.abs(qpos[:, :7] - PANDA_HOME).max() <= 0.1 + 1e-6
+    assert np.abs(qvel[:, :7]).max() <= 0.005 + 1e-7 and np.all(qvel[:, 7:] == 0)
+    assert np.all(puck >= PUCK_LOW - 1e-6) and np.all(puck <= PUCK_HIGH + 1e-6)
+    mid, half = (PUCK_LOW + PUCK_HIGH) / 2, (PUCK_HIGH - PUCK_LOW) / 2
+    assert np.all(np.abs(puck.mean(axis=0) - mid) < 5 * half / np.sqrt(3 * n))
+    assert np.all(goal[:, :2] >= GOAL_LOW - 1e-6) and np.all(goal[:, :2] <= GOAL_HIGH + 1e-6)
+    assert np.all(np.linalg.norm(goal[:, :2] - puck, axis=1) >= MIN_PUSH - 1e-6)
+    assert np.allclose(goal[:, 2], arm.puck_z)
+    cpu = BatchedArmEnv(PandaPushTask.make(), n, num_threads=1)
+    cpu.reset(seed=0)
+    ref = cpu._mocap[:, 0, :2] - cpu._qpos[:, 7:9]  # goal − puck, the push the task asks for
+    push = goal[:, :2] - puck
+    se = ref.std(axis=0) / np.sqrt(n)
+    assert np.all(np.abs(push.mean(axis=0) - ref.mean(axis=0)) < 5 * np.sqrt(2) * se)
+    assert np.all(np.abs(push.std(axis=0) / ref.std(axis=0) - 1) < 0.15)
+    obs = dev._obs.numpy()
+    assert np.allclose(obs[:, 24:26], puck, atol=1e-6)
+    assert np.allclose(obs[:, 28:30], goal[:, :2], atol=1e-6)
+    assert np.allclose(obs[:, 33:35], puck - goal[:, :2], atol=1e-6)

@@ -56,14 +56,19 @@ class WarpArmEnv:
 
     The same fields as a ``VectorEnv``; ``reset`` and ``step`` take and return tensors on
     ``self.device``. ``nconmax``/``njmax`` size the contact and constraint buffers per world
-    (defaults: generous for Pusher, see ``CONTACT_BUFFERS``); an overflow is detected, not
-    ignored: ``check_overflow`` (one host sync, called once per rollout) raises one sentence.
+    (defaults: generous for the tasks with contacts, see ``CONTACT_BUFFERS``); an overflow is
+    detected, not ignored: ``check_overflow`` (one host sync, called once per rollout) raises
+    one sentence.
     """
 
     device_resident = True
-    #: per-task (nconmax, njmax) per world; Pusher measured ≤ 5 contacts and ≤ 6 constraint
-    #: rows over 20 random-action episodes on the CPU engine, so these leave a wide margin
-    CONTACT_BUFFERS: ClassVar[dict[str, tuple[int, int]]] = {"pusher": (64, 256)}
+    #: per-task (nconmax, njmax) per world; over 20 random-action episodes on the CPU engine
+    #: Pusher measured ≤ 5 contacts and ≤ 6 constraint rows, panda-push (full-range actions)
+    #: ≤ 7 and ≤ 16, so these leave a wide margin
+    CONTACT_BUFFERS: ClassVar[dict[str, tuple[int, int]]] = {
+        "pusher": (64, 256),
+        "panda-push": (64, 256),
+    }
 
     def __init__(
         self,

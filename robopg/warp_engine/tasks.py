@@ -9,8 +9,8 @@ episodes. All tensors are float32, batch-major, on the engine's device.
 Reset draws come from a seeded ``torch.Generator`` on the device, so they are reproducible but
 are not gymnasium's numpy stream: they follow the same distributions (tested), not the same
 numbers. Rejection sampling is replaced by draws that need no host synchronisation: a target
-uniform in a disc by its polar form, Pusher's puck by the first accepted of a fixed number of
-candidates.
+uniform in a disc by its polar form, Pusher's puck and panda-push's goal by the first accepted
+of a fixed number of candidates.
 """
 
 from __future__ import annotations
@@ -24,7 +24,18 @@ import torch
 from robopg.envs.engine import ArmTask
 from robopg.envs.gym_arms import PusherTask, ReacherTask
 from robopg.envs.own_arms import Arm7Task, Reacher3Task
-from robopg.envs.panda import PANDA_HOME, TARGET_HIGH, TARGET_LOW, PandaReachTask
+from robopg.envs.panda import (
+    GOAL_HIGH,
+    GOAL_LOW,
+    MIN_PUSH,
+    PANDA_HOME,
+    PUCK_HIGH,
+    PUCK_LOW,
+    TARGET_HIGH,
+    TARGET_LOW,
+    PandaPushTask,
+    PandaReachTask,
+)
 from robopg.errors import EnvError
 
 
@@ -222,27 +233,43 @@ class Arm7Device(DeviceTask):
         return dist + self.ctrl_cost(actions, a.reward_control_weight)
 
 
-class PandaReachDevice(DeviceTask):
-    """panda-reach (``PandaReachTask``): θ = clip(home + U(−0.1, 0.1)⁷, joint range), the target
-    (mocap) uniform in the workspace box; gravity compensation is the model's (``gravcomp``)."""
+class PandaDevice(DeviceTask):
+    """What both Panda tasks share: the arm's start, θ = clip(home + U(−0.1, 0.1)⁷, joint
+    range), θ̇ ~ U(−0.005, 0.005)⁷ (``arm_start``); gravity compensation is the model's
+    (``gravcomp``), so nothing here adds it."""
+
+    arm: PandaReachTask | PandaPushTask
+
+    def __init__(self, arm: ArmTask, device: torch.device) -> None:
+        super().__init__(arm, device)
+        self.home = self.tensor(PANDA_HOME)
+        self.joint_low = self.tensor(self.arm.joint_low)
+        self.joint_high = self.tensor(self.arm.joint_high)
+
+    def tensor(self, x: object) -> torch.Tensor:
+        return torch.as_tensor(x, dtype=torch.float32, device=self.device)
+
+    def arm_start(self, gen: torch.Generator, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(k, 7) start angles and velocities of the arm."""
+        z = self.home
+        qpos = z + uniform(gen, (k, 7), -0.1, 0.1, z)
+        qpos = torch.minimum(torch.maximum(qpos, self.joint_low), self.joint_high)
+        return qpos, uniform(gen, (k, 7), -0.005, 0.005, z)
+
+
+class PandaReachDevice(PandaDevice):
+    """panda-reach (``PandaReachTask``): the Panda's start, the target (mocap) uniform in the
+    workspace box."""
 
     arm: PandaReachTask
 
     def __init__(self, arm: ArmTask, device: torch.device) -> None:
         super().__init__(arm, device)
-
-        def t(x: object) -> torch.Tensor:
-            return torch.as_tensor(x, dtype=torch.float32, device=device)
-
-        self.home = t(PANDA_HOME)
-        self.joint_low, self.joint_high = t(self.arm.joint_low), t(self.arm.joint_high)
-        self.target_low, self.target_high = t(TARGET_LOW), t(TARGET_HIGH)
+        self.target_low, self.target_high = self.tensor(TARGET_LOW), self.tensor(TARGET_HIGH)
 
     def reset_state(self, gen: torch.Generator, k: int) -> ResetDraw:
         z = self.home
-        qpos = z + uniform(gen, (k, self.nq), -0.1, 0.1, z)
-        qpos = torch.minimum(torch.maximum(qpos, self.joint_low), self.joint_high)
-        qvel = uniform(gen, (k, self.nv), -0.005, 0.005, z)
+        qpos, qvel = self.arm_start(gen, k)
         u = uniform(gen, (k, 3), 0.0, 1.0, z)
         mocap = self.init_mocap.expand(k, -1, -1).clone()
         mocap[:, 0] = self.target_low + (self.target_high - self.target_low) * u
@@ -258,6 +285,66 @@ class PandaReachDevice(DeviceTask):
         return dist + self.ctrl_cost(actions, a.reward_control_weight)
 
 
+class PandaPushDevice(PandaDevice):
+    """panda-push (``PandaPushTask``): the Panda's start; the puck (qpos 7:9, at rest) uniform in
+    its region; the goal (mocap, at the puck's height) the first of ``candidates`` uniform draws
+    at least ``MIN_PUSH`` from the puck, instead of the CPU engine's rejection loop."""
+
+    arm: PandaPushTask
+    #: a goal candidate is rejected with probability ≤ π·MIN_PUSH² / goal area ≈ 0.31, so all 32
+    #: with ≤ 0.31³² ≈ 1e-16; then the first is used (the only departure from the distribution)
+    candidates = 32
+
+    def __init__(self, arm: ArmTask, device: torch.device) -> None:
+        super().__init__(arm, device)
+        self.puck_low, self.puck_high = self.tensor(PUCK_LOW), self.tensor(PUCK_HIGH)
+        self.goal_low, self.goal_high = self.tensor(GOAL_LOW), self.tensor(GOAL_HIGH)
+
+    def reset_state(self, gen: torch.Generator, k: int) -> ResetDraw:
+        z = self.home
+        c = self.candidates
+        arm_q, arm_v = self.arm_start(gen, k)
+        puck = self.puck_low + (self.puck_high - self.puck_low) * uniform(gen, (k, 2), 0, 1, z)
+        u = uniform(gen, (k, c, 2), 0.0, 1.0, z)
+        cand = self.goal_low + (self.goal_high - self.goal_low) * u
+        ok = torch.linalg.vector_norm(cand - puck[:, None], dim=2) >= MIN_PUSH
+        first = torch.argmax(ok.to(torch.int8), dim=1)  # first accepted (0 if none)
+        goal = cand[torch.arange(k, device=z.device), first]
+        qpos = self.init_qpos.expand(k, -1).clone()
+        qvel = torch.zeros((k, self.nv), dtype=z.dtype, device=z.device)
+        qpos[:, :7], qvel[:, :7], qpos[:, 7:9] = arm_q, arm_v, puck
+        mocap = self.init_mocap.expand(k, -1, -1).clone()
+        mocap[:, 0, :2] = goal
+        mocap[:, 0, 2] = self.arm.puck_z
+        return ResetDraw(qpos, qvel, mocap)
+
+    def observe(self, qpos: torch.Tensor, qvel: torch.Tensor, xpos: torch.Tensor) -> torch.Tensor:
+        a = self.arm
+        tip, puck, goal = xpos[:, a.fingertip], xpos[:, a.puck], xpos[:, a.goal]
+        q = qpos[:, :7]
+        return torch.cat(
+            (
+                q.cos(),
+                q.sin(),
+                qvel[:, :7],
+                tip,
+                puck[:, :2],
+                qvel[:, 7:9],
+                goal[:, :2],
+                tip - puck,
+                puck[:, :2] - goal[:, :2],
+            ),
+            dim=1,
+        )
+
+    def reward(self, xpos: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        a = self.arm
+        puck = xpos[:, a.puck]
+        dist = -row_norm(puck - xpos[:, a.goal]) * a.reward_dist_weight
+        near = -row_norm(xpos[:, a.fingertip] - puck) * a.reward_near_weight
+        return dist + near + self.ctrl_cost(actions, a.reward_control_weight)
+
+
 #: the tasks the device engine runs, by short name
 DEVICE_TASKS: dict[str, type[DeviceTask]] = {
     "reacher": ReacherDevice,
@@ -265,6 +352,7 @@ DEVICE_TASKS: dict[str, type[DeviceTask]] = {
     "pusher": PusherDevice,
     "arm7": Arm7Device,
     "panda-reach": PandaReachDevice,
+    "panda-push": PandaPushDevice,
 }
 
 
