@@ -68,6 +68,9 @@ VARIANTS: list[tuple[str, Change]] = [
     # σ floors near the σ Reacher's defaults reach (0.19 at 0.5M, 0.145 at 1M steps).
     ("σ floor 0.1", lambda c: {"std_floor": 0.1}),
     ("σ floor 0.15", lambda c: {"std_floor": 0.15}),
+    # σ ceilings falling to below the σ Pusher's preset ends with (≈ 0.2; issue 17)
+    ("σ anneal to 0.1", lambda c: {"std_final": 0.1}),
+    ("σ anneal to 0.05", lambda c: {"std_final": 0.05}),
     ("reward × 0.1", lambda c: {"reward_scale": 0.1}),
     ("reward × 10", lambda c: {"reward_scale": 10.0}),
     ("observation clip 5", lambda c: {"obs_clip": 5.0}),

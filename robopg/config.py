@@ -75,6 +75,11 @@ class TrainConfig:
     log_std_min: float = _f(-5.0, "Lower bound of a state-dependent log σ (--std state).")
     log_std_max: float = _f(1.0, "Upper bound of a state-dependent log σ (--std state).")
     std_floor: float = _f(0.0, "Floor of the free σ (--std param): σ ≥ this (0: no floor).")
+    std_final: float = _f(
+        0.0,
+        "Anneal the free σ (--std param): a ceiling falling log-linearly from exp(log-std-init) "
+        "to this at the end (0: off).",
+    )
     obs_clip: float = _f(10.0, "Clip normalised observations to ±this before the networks.")
     reward_scale: float = _f(
         1.0, "Multiply rewards by this in the update only (value targets; reports stay raw)."
@@ -181,6 +186,15 @@ class TrainConfig:
         need(
             self.std_floor == 0 or self.std == "param",
             "--std-floor applies to --std param; a state σ is bounded by --log-std-min instead.",
+        )
+        need(self.std_final >= 0, f"--std-final must be ≥ 0 (0: off), got {self.std_final}.")
+        need(
+            self.std_final == 0 or self.std == "param",
+            "--std-final anneals the free σ of --std param; a state σ has no single σ to anneal.",
+        )
+        need(
+            self.std_final == 0 or self.std_final > self.std_floor,
+            f"--std-final ({self.std_final}) must lie above --std-floor ({self.std_floor}).",
         )
         need(
             self.baseline in BASELINES,

@@ -179,3 +179,51 @@ def test_bad_lever_values_are_one_sentence(args: list[str], message: str) -> Non
     result = CliRunner().invoke(app, ["train", "reacher", *args])
     assert result.exit_code == 2
     assert message in result.output.replace("\n", "")
+
+
+def test_sigma_ceiling_falls_log_linearly_from_init_to_final() -> None:
+    from robopg.trainer import log_std_ceiling
+
+    # log σ from −0.5 to log 0.05 ≈ −2.9957 over 4 updates: a quarter of the way per update
+    end = math.log(0.05)
+    for k, want in [(0, -0.5), (1, -0.5 + (end + 0.5) / 4), (2, (-0.5 + end) / 2), (4, end)]:
+        assert log_std_ceiling(k, 4, -0.5, 0.05) == pytest.approx(want, abs=1e-12)
+
+
+def test_std_final_holds_sigma_under_the_ceiling_after_every_update(tmp_path: Path) -> None:
+    """Tiny run of 4 updates from log σ −0.5 with --std-final 0.1: the σ each update samples
+    with (logged ``train/std``) is the previous update's ceiling, up to one Adam step (≤ lr in
+    log σ); the saved σ is exactly 0.1; without the option σ stays near its start."""
+    from robopg.trainer import log_std_ceiling
+
+    result = Trainer(tiny_config(tmp_path, std_final=0.1), show_progress=False).train()
+    assert result.run_dir is not None
+    rows = [
+        json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()
+    ]
+    logged = [r["train/std"] for r in rows if "train/std" in r]
+    assert len(logged) == 4
+    for k, std in enumerate(logged[1:], start=1):
+        assert std <= math.exp(log_std_ceiling(k, 4, -0.5, 0.1) + 3e-3) + 1e-9, (k, std)
+    assert logged[-1] < 0.25  # well under the start σ 0.61
+    saved = load_checkpoint(result.run_dir / "final.safetensors").tensors["policy.log_std"]
+    np.testing.assert_allclose(saved.exp().numpy(), 0.1, rtol=1e-6)
+    plain = Trainer(tiny_config(tmp_path / "plain"), show_progress=False).train()
+    assert plain.run_dir is not None
+    free = load_checkpoint(plain.run_dir / "final.safetensors").tensors["policy.log_std"]
+    assert np.all(np.abs(free.exp().numpy() - math.exp(-0.5)) < 0.02)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"std_final": -0.1}, "--std-final must be ≥ 0"),
+        ({"std_final": 0.1, "std": "state"}, "--std-final anneals the free σ of --std param"),
+        ({"std_final": 0.1, "std_floor": 0.2}, r"--std-final \(0.1\) must lie above --std-floor"),
+    ],
+)
+def test_std_final_bad_values_are_one_sentence(tmp_path: Path, overrides, message) -> None:
+    from robopg.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        tiny_config(tmp_path, **overrides).validate()
