@@ -65,6 +65,13 @@ def test_tiny_study_writes_a_preset_train_accepts_and_resumes(tmp_path: Path) ->
         run_dir = Path(t.user_attrs["run_dir"])
         assert run_dir.parent == folder / "trials" and run_dir.name == f"trial_{t.number:04d}"
         assert json.loads((run_dir / "config.json").read_text())["hidden"] == t.params["hidden"]
+        # no periodic checkpoints: a finished trial keeps its final policy, a pruned one the
+        # checkpoint written where it stopped
+        saved = list((run_dir / "checkpoints").glob("*.safetensors"))
+        if t.state == optuna.trial.TrialState.COMPLETE:
+            assert (run_dir / "final.safetensors").is_file() and saved == []
+        else:
+            assert len(saved) == 1
         if t.state == optuna.trial.TrialState.COMPLETE:
             # The score is the mean of the last 2 evaluations the run itself logged.
             evals = eval_returns(run_dir)
