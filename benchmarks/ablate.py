@@ -69,6 +69,7 @@ VARIANTS: list[tuple[str, Change]] = [
     ("σ floor 0.1", lambda c: {"std_floor": 0.1}),
     ("σ floor 0.15", lambda c: {"std_floor": 0.15}),
     # σ ceilings falling to below the σ Pusher's preset ends with (≈ 0.2; issue 17)
+    ("σ anneal to 0.15", lambda c: {"std_final": 0.15}),
     ("σ anneal to 0.1", lambda c: {"std_final": 0.1}),
     ("σ anneal to 0.05", lambda c: {"std_final": 0.05}),
     ("reward × 0.1", lambda c: {"reward_scale": 0.1}),
