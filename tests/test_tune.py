@@ -213,3 +213,31 @@ def test_without_optuna_one_sentence_says_how_to_install(monkeypatch: pytest.Mon
     with pytest.raises(ConfigError) as info:
         require_optuna()
     assert str(info.value) == TUNE_HINT == 'robopg tune needs Optuna: pip install "robopg[tune]".'
+
+
+def test_a_new_study_runs_the_base_config_first_when_it_lies_in_the_space(tmp_path: Path) -> None:
+    """Trial 0 of a new study is the base config (the defaults here: hidden 64,64, 5 value
+    epochs, lr 3e-3, …) when every searched value lies in the space, marked in the table;
+    trial 1 is sampled. The other tests' space has no 64,64, so their studies have no base."""
+    space = tmp_path / "space.toml"
+    text = SPACE.replace('[[32, 32], "16,16"]', '["64,64", "16,16"]').replace(
+        "high = 3", "high = 5"
+    )
+    args = tune_args(tmp_path, 2)
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "base" not in load(tmp_path).trials[0].user_attrs  # 64,64 is not in SPACE
+
+    space.write_text(text)
+    other = tmp_path / "with-base"
+    result = runner.invoke(app, [*args[:-4], "--space", str(space), "--out", str(other)])
+    assert result.exit_code == 0, result.output
+    first, second = load(other).trials
+    defaults = TrainConfig()
+    assert first.user_attrs["base"] is True and "base" not in second.user_attrs
+    assert first.params == {
+        "lr": defaults.lr, "lam": defaults.lam, "gamma": defaults.gamma,
+        "log_std_init": defaults.log_std_init, "value_epochs": defaults.value_epochs,
+        "hidden": defaults.hidden,
+    }  # fmt: skip
+    assert "0 base" in result.output

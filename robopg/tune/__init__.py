@@ -24,7 +24,7 @@ from rich.console import Console
 
 from robopg.config import TrainConfig
 from robopg.errors import ConfigError
-from robopg.tune.space import Param, load_space
+from robopg.tune.space import Param, base_point, load_space
 
 TUNE_HINT = 'robopg tune needs Optuna: pip install "robopg[tune]".'
 
@@ -116,6 +116,9 @@ def run_tune(
     setup.update({f"space.{k}": p.describe() for k, p in space.items()})
     setup.update({"evals": evals, "last": last_k})
     check_setup(handle, setup)
+    point = base_point(space, base)
+    if point is not None and not handle.trials:  # a new study: the base config is trial 0
+        handle.enqueue_trial(point, user_attrs={"base": True}, skip_if_exists=True)
 
     def refresh(s: Any = None) -> None:
         if live is not None:

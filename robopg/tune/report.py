@@ -42,8 +42,9 @@ def trials_table(study: optuna.Study, space: dict[str, Param]) -> Table:
             state = "stopped" if t.user_attrs.get("interrupted") else "failed"
         score = "" if t.value is None or t.state != TrialState.COMPLETE else f"{t.value:.3f}"
         mark = "[bold green]" if t.number == best else ""
+        base = " base" if t.user_attrs.get("base") else ""  # the base config, trial 0
         row = [
-            f"{mark}{t.number}",
+            f"{mark}{t.number}{base}",
             state,
             f"{mark}{score}",
         ]

@@ -147,6 +147,27 @@ def _check(name: str, value: Any, at: str) -> Any:
     return getattr(cfg, name)
 
 
+def base_point(space: dict[str, Param], base: TrainConfig) -> dict[str, Any] | None:
+    """The base config (defaults ← ``--preset`` ← flags) as a point of the space, or None when
+    one of its values lies outside (then the study has no base row).
+
+    A new study runs it as trial 0, so the table shows the score the search has to beat,
+    measured the same way, and TPE starts from a known-good point.
+    """
+    point: dict[str, Any] = {}
+    for name, param in space.items():
+        value = getattr(base, name)
+        if param.choices is not None:
+            if value not in param.choices:
+                return None
+        elif param.low is None or param.high is None:
+            continue  # fixed, not searched
+        elif not param.low <= value <= param.high:
+            return None
+        point[name] = value
+    return point
+
+
 def sample_overrides(space: dict[str, Param], trial: Trial, base: TrainConfig) -> dict[str, Any]:
     """One trial's TrainConfig overrides. ``steps_per_batch`` is rounded up to a multiple of
     ``num_envs`` (what TrainConfig requires), so every pair of choices is a valid config."""
