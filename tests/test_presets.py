@@ -50,7 +50,7 @@ def test_precedence_defaults_preset_config_flags(tmp_path: Path) -> None:
 
 def test_short_preset_name_is_looked_up_for_the_task() -> None:
     assert resolve_config({"env": "reacher"}, preset="fast").steps == 300_000
-    assert resolve_config({"env": "pusher"}, preset="pusher").steps_per_batch == 3200
+    assert resolve_config({"env": "pusher"}, preset="pusher").steps_per_batch == 1600
     with pytest.raises(ConfigError, match="Unknown preset 'fast'; available presets: arm7"):
         resolve_config({"env": "pusher"}, preset="fast")
 

@@ -20,7 +20,9 @@ def test_reacher_and_pusher_are_shipped() -> None:
     assert {p.stem for p in CARDS} >= {"reacher", "pusher"}
     for card in CARDS:
         assert shipped_policy(card.stem) == card.with_suffix(".safetensors")
-        assert card.with_suffix(".safetensors").stat().st_size < 100_000
+        # small files in the repository: pusher's 128-128 policy and value nets are the
+        # largest (≈ 170 KB of float32 weights); an optimiser state would double it
+        assert card.with_suffix(".safetensors").stat().st_size < 250_000
 
 
 @pytest.mark.parametrize("card_path", CARDS, ids=[p.stem for p in CARDS])
