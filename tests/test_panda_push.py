@@ -3,12 +3,10 @@ that really moves the puck (seeding and the engine = gymnasium bit for bit: test
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import gymnasium as gym
 import numpy as np
 import pytest
+from scripted_push import push_action, push_direction
 
 from robopg.envs import make_vector_env
 from robopg.envs.engine import BatchedArmEnv
@@ -23,7 +21,6 @@ from robopg.envs.panda import (
 )
 
 GYM_ID = "robopg/PandaPush-v0"
-_BASELINE = Path(__file__).resolve().parents[1] / "benchmarks" / "panda_baseline.py"
 
 
 def batched(num_envs: int, threads: int = 2) -> BatchedArmEnv:
@@ -71,19 +68,10 @@ def test_reward_and_success_hand_computed() -> None:
     np.testing.assert_array_equal(PandaPushTask.success(obs), [True, False, True])
 
 
-def _osc() -> object:
-    spec = importlib.util.spec_from_file_location("panda_baseline", _BASELINE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.osc_action
-
-
 def test_contacts_push_the_puck_and_nothing_else_moves_it() -> None:
     """Zero torque leaves the puck exactly where it is (it rests on the table); a scripted
     push (hand behind the puck, then to where it stands when the puck is at the goal) moves
     it most of the way. Without the contact pairs the hand would pass through it."""
-    osc_action = _osc()
     env = gym.make(GYM_ID)
     model, data = env.unwrapped.model, env.unwrapped.data  # type: ignore[attr-defined]
     obs, _ = env.reset(seed=4)
@@ -95,14 +83,10 @@ def test_contacts_push_the_puck_and_nothing_else_moves_it() -> None:
     before, after = [], []
     for seed in range(4):
         obs, _ = env.reset(seed=seed)
-        puck, goal = obs[24:26].copy(), obs[28:30].copy()
-        u = (goal - puck) / np.linalg.norm(goal - puck)
-        before.append(np.linalg.norm(goal - puck))
+        goal, u = obs[28:30].copy(), push_direction(obs)
+        before.append(np.linalg.norm(goal - obs[24:26]))
         for t in range(200):
-            xy = obs[24:26] - 0.07 * u if t < 60 else goal - 0.05 * u
-            z = 0.2 if t < 30 else 0.08
-            a = osc_action(model, data, np.array([*xy, z]), 150.0, 10.0)  # type: ignore[operator]
-            obs, *_ = env.step(a.astype(np.float32))
+            obs, *_ = env.step(push_action(model, data, obs, goal, u, t))
         after.append(np.linalg.norm(obs[33:35]))
     env.close()
     assert np.mean(after) < 0.6 * np.mean(before), (before, after)

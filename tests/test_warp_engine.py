@@ -224,29 +224,19 @@ def scripted_pushes(seeds):
     Random or sinusoid actions rarely touch the puck, so they would not test contacts. Returns
     per step (T, S, …): start states qpos, qvel, mocap; the actions; the next obs and reward.
     """
-    import importlib.util
-    from pathlib import Path
-
     import gymnasium as gym
+    from scripted_push import push_action, push_direction
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "panda_baseline.py"
-    spec = importlib.util.spec_from_file_location("panda_baseline", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     env = gym.make("robopg/PandaPush-v0")
     model, data = env.unwrapped.model, env.unwrapped.data  # type: ignore[attr-defined]
     rec = {k: [] for k in ("qpos", "qvel", "mocap", "action", "obs", "reward")}
     for seed in seeds:
         obs, _ = env.reset(seed=seed)
-        puck, goal = obs[24:26].copy(), obs[28:30].copy()
-        u = (goal - puck) / np.linalg.norm(goal - puck)
+        goal, u = obs[28:30].copy(), push_direction(obs)
         for key in rec:
             rec[key].append([])
         for t in range(200):
-            xy = obs[24:26] - 0.07 * u if t < 60 else goal - 0.05 * u
-            z = 0.2 if t < 30 else 0.08
-            a = module.osc_action(model, data, np.array([*xy, z]), 150.0, 10.0).astype(np.float32)
+            a = push_action(model, data, obs, goal, u, t)
             for key, value in (("qpos", data.qpos), ("qvel", data.qvel), ("mocap", data.mocap_pos)):
                 rec[key][-1].append(value.copy())
             obs, reward, *_ = env.step(a)

@@ -84,9 +84,13 @@ class DeviceTask:
     def __init__(self, arm: ArmTask, device: torch.device) -> None:
         self.arm = arm
         self.device = device
-        self.init_qpos = torch.as_tensor(arm.init_qpos, dtype=torch.float32, device=device)
-        self.init_mocap = torch.as_tensor(arm.init_mocap_pos, dtype=torch.float32, device=device)
+        self.init_qpos = self.tensor(arm.init_qpos)
+        self.init_mocap = self.tensor(arm.init_mocap_pos)
         self.nq, self.nv = int(arm.model.nq), int(arm.model.nv)
+
+    def tensor(self, x: object) -> torch.Tensor:
+        """A constant of the task (array or number) as float32 on the engine's device."""
+        return torch.as_tensor(x, dtype=torch.float32, device=self.device)
 
     def reset_state(self, gen: torch.Generator, k: int) -> ResetDraw:
         raise NotImplementedError
@@ -203,12 +207,8 @@ class Arm7Device(DeviceTask):
     def __init__(self, arm: ArmTask, device: torch.device) -> None:
         super().__init__(arm, device)
         a = self.arm
-
-        def t(x: object) -> torch.Tensor:
-            return torch.as_tensor(x, dtype=torch.float32, device=device)
-
-        self.joint_low, self.joint_high = t(a.joint_low), t(a.joint_high)
-        self.target_low, self.target_high = t(a.target_low), t(a.target_high)
+        self.joint_low, self.joint_high = self.tensor(a.joint_low), self.tensor(a.joint_high)
+        self.target_low, self.target_high = self.tensor(a.target_low), self.tensor(a.target_high)
 
     def reset_state(self, gen: torch.Generator, k: int) -> ResetDraw:
         if self.fk is None:
@@ -245,9 +245,6 @@ class PandaDevice(DeviceTask):
         self.home = self.tensor(PANDA_HOME)
         self.joint_low = self.tensor(self.arm.joint_low)
         self.joint_high = self.tensor(self.arm.joint_high)
-
-    def tensor(self, x: object) -> torch.Tensor:
-        return torch.as_tensor(x, dtype=torch.float32, device=self.device)
 
     def arm_start(self, gen: torch.Generator, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(k, 7) start angles and velocities of the arm."""
