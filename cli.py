@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -441,13 +442,16 @@ def envs() -> None:
     """List the arm tasks with their sizes and the engines that run each."""
     from robopg.envs import task_rows
 
-    table = Table(title="robopg tasks")
     rows = task_rows()
-    # Descriptions go below the table so the numeric columns stay readable at 80 columns;
-    # "engine" (auto's pick) is the first of "engines".
+    # Descriptions go below the table and the columns are ruled only under the header (no
+    # vertical borders) so that every cell fits whole in an 80-column terminal or pipe, where
+    # rich would otherwise cut "batch, gym, warp" to "batch, gym, w…". "engine" (auto's pick)
+    # is the first of "engines".
+    table = Table(title="robopg tasks", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False)
     columns = [c for c in rows[0] if c not in ("description", "engine")]
+    short = {"action": "act"}  # sizes: "obs" and "act" dims
     for col in columns:
-        table.add_column(col, no_wrap=True)
+        table.add_column(short.get(col, col), no_wrap=True)
     for row in rows:
         table.add_row(*(str(row[c]) for c in columns))
     console.print(table)

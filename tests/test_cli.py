@@ -63,6 +63,22 @@ def test_envs_lists_tasks_with_sizes() -> None:
     assert "batch, gym" in result.output  # the engines each task has, from its spec
 
 
+def test_envs_fits_an_80_column_terminal_uncut() -> None:
+    """rich shortens cells with "…" when a table is wider than the console; at 80 columns every
+    cell of every row must still be whole, the longest gym id and engine list included."""
+    from robopg.envs import task_rows
+
+    result = runner.invoke(app, ["envs"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    table = result.output.split("reacher:")[0]  # the table, before the descriptions
+    assert "…" not in table
+    for row in task_rows():
+        line = next(ln for ln in table.splitlines() if ln.split()[:1] == [row["task"]])
+        assert len(line.rstrip()) <= 80
+        for key in ("gym id", "obs", "action", "episode", "engines", "solved"):
+            assert str(row[key]) in line, (key, line)
+
+
 def test_train_help_comes_from_the_config() -> None:
     result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
