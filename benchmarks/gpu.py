@@ -4,8 +4,9 @@ Run:  .venv/bin/python benchmarks/gpu.py                 # on a CUDA machine, th
       .venv/bin/python benchmarks/gpu.py --small         # tiny sizes on Warp's CPU device (smoke)
 
 For each task and number of worlds it prints env steps/s of
-- physics only: ``frame_skip`` substeps of every world, nothing else (warp: ``simulate``; CPU:
-  ``mujoco.batch`` step on all cores);
+- physics only: ``frame_skip`` substeps of every world, nothing else (warp: ``simulate``, with
+  the engine's recorded graphs replayed and, for comparison, with every kernel launched from
+  Python; CPU: ``mujoco.batch`` step on all cores);
 - end to end: ``collect`` of a default policy's batch (policy forward, sampling, clipping,
   physics, observations, rewards, auto-resets, rollout storage), what training pays per step;
 and the device memory the warp engine holds (CUDA only: free memory before and after building
@@ -36,7 +37,8 @@ from robopg.policy import GaussianPolicy, NetConfig
 from robopg.rollout import RolloutCollector
 from robopg.warp_engine.engine import WarpArmEnv
 
-console = Console()
+# piped into a log, the 9-column table keeps whole numbers instead of cutting them to 80 columns
+console = Console() if sys.stdout.isatty() else Console(width=140)
 
 
 def policy_for(obs_dim: int, act_dim: int, device: torch.device) -> GaussianPolicy:
@@ -65,6 +67,13 @@ def bench_warp(task: str, n: int, device: torch.device, steps: int) -> dict[str,
     col.reset(0)
     e2e = timed(lambda: col.collect(steps), 1, env.synchronize)
     return {"physics": n * steps / physics, "e2e": n * steps / e2e, "mem_mb": mem / 2**20}
+
+
+def physics_without_graphs(task: str, n: int, device: torch.device, steps: int) -> float:
+    """Physics env steps/s with every kernel launched from Python: what the graphs pay for."""
+    env = WarpArmEnv(ARM_TASKS[task].make(), n, device=device, graphs=False)
+    env.reset(0)
+    return n * steps / timed(env.simulate, steps, env.synchronize)
 
 
 def bench_cpu(task: str, n: int, steps: int) -> dict[str, float]:
@@ -113,15 +122,17 @@ def main() -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "Warp CPU device"
     console.print(f"device: {name}; CPU engine on {os.cpu_count()} cores; {args.steps} steps")
     table = Table(title="env steps/s (side by side, one run)")
-    for col in ("task", "worlds", "warp physics", "warp end-to-end", "CPU physics",
+    for col in ("task", "worlds", "warp physics", "no graphs", "warp end-to-end", "CPU physics",
                 "CPU end-to-end", "e2e ratio", "warp memory MiB"):  # fmt: skip
         table.add_column(col, justify="right")
     for task in args.tasks:
         for n in args.worlds:
             w = bench_warp(task, n, device, args.steps)
+            w["physics_eager"] = physics_without_graphs(task, n, device, args.steps)
             c = bench_cpu(task, n, args.steps) if n <= args.cpu_max else None
             table.add_row(
-                task, f"{n:,}", f"{w['physics']:,.0f}", f"{w['e2e']:,.0f}",
+                task, f"{n:,}", f"{w['physics']:,.0f}", f"{w['physics_eager']:,.0f}",
+                f"{w['e2e']:,.0f}",
                 f"{c['physics']:,.0f}" if c else "—", f"{c['e2e']:,.0f}" if c else "—",
                 f"{w['e2e'] / c['e2e']:.1f}×" if c else "—",
                 f"{w['mem_mb']:,.0f}" if device.type == "cuda" else "—",

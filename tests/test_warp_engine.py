@@ -150,6 +150,58 @@ def test_same_seed_same_numbers_and_masked_reset():
     assert torch.equal(dev._elapsed[mask], torch.zeros(2, dtype=torch.int64))
 
 
+def run_through_resets(dev, seed=3):
+    """Every step field through an auto-reset, a masked reset and loaded states: (N, ...)."""
+    n = dev.num_envs
+    gen = torch.Generator().manual_seed(seed)
+    low = torch.as_tensor(dev.action_low, dtype=torch.float32)
+    high = torch.as_tensor(dev.action_high, dtype=torch.float32)
+    out = [dev.reset(seed)]
+    for t in range(dev.max_episode_steps + 10):  # through the time limit's auto-reset
+        s = dev.step(low + (high - low) * torch.rand(n, dev.act_dim, generator=gen))
+        out += [s.obs, s.reward[:, None], s.final_obs, s.truncated[:, None].float()]
+        if t == 5:
+            mask = torch.arange(n) % 2 == 1
+            out.append(dev.reset_worlds(mask))
+    out.append(dev.load_states(dev._qpos.numpy() * 0.5, dev._qvel.numpy() * 0.5))
+    out.append(dev.step(torch.zeros(n, dev.act_dim)).obs)
+    return torch.cat([o.reshape(n, -1) for o in out], dim=1)
+
+
+@pytest.mark.parametrize("arm_cls", [ReacherTask, PusherTask, Arm7Task])
+def test_graphs_replay_exactly_what_launching_kernels_one_by_one_computes(arm_cls):
+    """Recorded and replayed Warp graphs (the default) give the same bits as launching each
+    kernel from Python, through contacts (pusher), auto- and masked resets, and the scratch
+    worlds' kinematics arm7 samples targets with."""
+    from robopg.warp_engine.engine import WarpArmEnv
+
+    replayed = WarpArmEnv(arm_cls.make(), 6, device="cpu")
+    launched = WarpArmEnv(arm_cls.make(), 6, device="cpu", graphs=False)
+    assert torch.equal(run_through_resets(replayed), run_through_resets(launched))
+    expected = {"physics", "reset", "kinematics"}
+    if arm_cls is Arm7Task:
+        expected.add("scratch kinematics")
+    assert set(replayed.graphs) == expected
+    assert launched.graphs == ()
+
+
+def test_a_failed_graph_recording_says_so_once_and_runs_without_graphs(monkeypatch):
+    from robopg.warp_engine.engine import WarpArmEnv
+
+    lines: list[str] = []
+    dev = WarpArmEnv(ReacherTask.make(), 4, device="cpu", log=lines.append)
+    reference = run_through_resets(WarpArmEnv(ReacherTask.make(), 4, device="cpu", graphs=False))
+
+    def refuse(launches):
+        raise RuntimeError("capture is not supported here")
+
+    monkeypatch.setattr(dev, "_record", refuse)
+    assert torch.equal(run_through_resets(dev), reference)
+    failed = [ln for ln in lines if "graph capture failed" in ln]
+    assert len(failed) == 1 and "capture is not supported here" in failed[0]
+    assert dev.graphs == ()
+
+
 def test_pusher_contact_overflow_is_one_sentence():
     from robopg.warp_engine.engine import WarpArmEnv
 

@@ -58,7 +58,9 @@ class WarpArmEnv:
     ``self.device``. ``nconmax``/``njmax`` size the contact and constraint buffers per world
     (defaults: generous for the tasks with contacts, see ``CONTACT_BUFFERS``); an overflow is
     detected, not ignored: ``check_overflow`` (one host sync, called once per rollout) raises
-    one sentence.
+    one sentence. ``graphs`` (default on) records each Warp sequence the engine repeats
+    (physics, reset, kinematics) once and replays it; off, every kernel is launched from Python
+    (the same numbers, bit for bit: ``tests/test_warp_engine.py``).
     """
 
     device_resident = True
@@ -78,6 +80,7 @@ class WarpArmEnv:
         nconmax: int | None = None,
         njmax: int | None = None,
         log: Callable[[str], None] | None = None,
+        graphs: bool = True,
     ) -> None:
         if num_envs < 1:
             raise EnvError(f"num_envs must be at least 1, got {num_envs}.")
@@ -129,7 +132,12 @@ class WarpArmEnv:
         self._lockstep: int | None = None  # steps since all worlds reset together, if they did
         self._gen = torch.Generator(device=self.device)
         self._obs: torch.Tensor | None = None
+        self._log = log
+        # None while the kernels load (a capture cannot load modules), then {} if graphs are on
+        self._graphs: dict[str, Any] | None = None
         self.compile_seconds = self._compile(log)
+        if graphs:
+            self._graphs = {}
 
     # -- the engine contract ----------------------------------------------------------------
 
@@ -175,9 +183,7 @@ class WarpArmEnv:
     def simulate(self) -> None:
         """Physics only: ``frame_skip`` substeps of every world from the ``ctrl`` already set
         (what ``step`` runs before observing; ``benchmarks/gpu.py`` times it alone)."""
-        with self._scope():
-            for _ in range(self.arm.frame_skip):
-                self._mjw.step(self._m, self._d)
+        self._warp("physics", self._physics)
 
     def synchronize(self) -> None:
         """Wait for the device's queued work (for timing; the engine itself never waits)."""
@@ -209,8 +215,7 @@ class WarpArmEnv:
             self._mocap.copy_(torch.as_tensor(mocap, dtype=torch.float32))
         self._elapsed.zero_()
         self._lockstep = 0
-        with self._scope():
-            self._mjw.kinematics(self._m, self._d)
+        self._warp("kinematics", self._kinematics_of_worlds)
         obs = self.dtask.observe(self._qpos, self._qvel, self._xpos)
         self._obs = obs
         return obs.clone()
@@ -259,23 +264,83 @@ class WarpArmEnv:
         """``reset_data`` for the masked worlds, a fresh draw written there, then kinematics."""
         self._mask.copy_(mask)
         draw = self.dtask.reset_state(self._gen, self.num_envs)
-        with self._scope():
-            self._mjw.reset_data(self._m, self._d, reset=self._reset_mask)
+        self._warp("reset", self._reset_masked)
         m = mask[:, None]
         self._qpos.copy_(torch.where(m, draw.qpos, self._qpos))
         self._qvel.copy_(torch.where(m, draw.qvel, self._qvel))
         if draw.mocap is not None and self._mocap is not None:
             self._mocap.copy_(torch.where(mask[:, None, None], draw.mocap, self._mocap))
         self._elapsed.masked_fill_(mask, 0)
-        with self._scope():
-            self._mjw.kinematics(self._m, self._d)
+        self._warp("kinematics", self._kinematics_of_worlds)
 
     def _kinematics(self, qpos: torch.Tensor) -> torch.Tensor:
         """Body positions (N, nbody, 3) of joint angles (N, nq), on the scratch worlds."""
         self._fk_qpos.copy_(qpos)
-        with self._scope():
-            self._mjw.kinematics(self._m, self._fk_d)
+        self._warp("scratch kinematics", lambda: self._mjw.kinematics(self._m, self._fk_d))
         return self._fk_xpos.clone()
+
+    # The Warp sequences the engine repeats. Each reads its inputs (ctrl, the reset mask, qpos)
+    # from arrays allocated once in __init__, so one recording serves every later call.
+
+    def _physics(self) -> None:
+        for _ in range(self.arm.frame_skip):
+            self._mjw.step(self._m, self._d)
+
+    def _reset_masked(self) -> None:
+        self._mjw.reset_data(self._m, self._d, reset=self._reset_mask)
+
+    def _kinematics_of_worlds(self) -> None:
+        self._mjw.kinematics(self._m, self._d)
+
+    @property
+    def graphs(self) -> tuple[str, ...]:
+        """The Warp sequences recorded so far and replayed from then on (empty: graphs off)."""
+        return tuple(self._graphs or ())
+
+    def _warp(self, name: str, launches: Callable[[], None]) -> None:
+        """Run the Warp kernels ``launches`` issues, on this engine's device and stream.
+
+        Why graphs: one ``mujoco_warp.step`` is a few hundred kernel launches, each a Python
+        call; at a few thousand worlds or fewer that overhead, not the physics, bounds a step.
+        With graphs on, the first call records the launches (a CUDA graph on a GPU, Warp's API
+        capture on its CPU device) and every call replays them at once. A recording does not
+        run them, so the first call records and then replays. Should recording fail (an older
+        driver, say), the engine says so once and launches from Python from then on.
+        """
+        graphs = self._graphs
+        if graphs is not None and name not in graphs:
+            try:
+                graphs[name] = self._record(launches)
+            except Exception as exc:  # any failure to record: run without graphs
+                self._graphs = graphs = None
+                if self._log is not None:
+                    self._log(
+                        f"Warp graph capture failed on {self._wp_device} ({exc}); launching "
+                        "kernels one by one instead (same results, slower)."
+                    )
+        with self._scope():
+            if graphs is None:
+                launches()
+            else:
+                self._wp.capture_launch(graphs[name])
+
+    def _record(self, launches: Callable[[], None]) -> Any:
+        """A Warp graph of ``launches``, recorded without running them.
+
+        CUDA cannot capture on torch's default stream (the legacy stream), so recording uses a
+        side stream; replays run on torch's current stream (``_scope``), in order with the
+        torch ops around them.
+        """
+        wp = self._wp
+        with wp.ScopedDevice(self._wp_device):
+            side = (
+                wp.ScopedStream(wp.Stream(self._wp_device))
+                if self.device.type == "cuda"
+                else nullcontext()
+            )
+            with side, wp.ScopedCapture() as capture:
+                launches()
+        return capture.graph
 
     @contextmanager
     def _scope(self) -> Iterator[None]:
