@@ -77,6 +77,10 @@ VARIANTS: list[tuple[str, Change]] = [
     ("observation clip 5", lambda c: {"obs_clip": 5.0}),
     ("observation clip 100", lambda c: {"obs_clip": 100.0}),
     ("lr warm-up 100 updates", lambda c: {"lr_warmup": 100}),
+    # the hidden activation (tanh everywhere until issue 17's last round)
+    ("activation elu", lambda c: {"activation": "elu"}),
+    ("activation relu", lambda c: {"activation": "relu"}),
+    ("activation tanh", lambda c: {"activation": "tanh"}),
     ("λ − 0.05", lambda c: {"lam": round(c.lam - 0.05, 6)}),
     ("λ + 0.03", lambda c: {"lam": round(c.lam + 0.03, 6)}),
     (
@@ -116,6 +120,16 @@ def main() -> None:
     args = p.parse_args()
     base = resolve_config({"env": args.task}, preset=args.preset)
     variants = [(label, change(base)) for label, change in VARIANTS if selected(label, args.only)]
+    # A variant that sets what the base already has (e.g. "activation elu" on an elu preset)
+    # would only rerun the base: leave it out and say so.
+    same = [
+        lab
+        for lab, over in variants
+        if over and all(getattr(base, k) == v for k, v in over.items())
+    ]
+    if same:
+        print(f"left out (the base already has these settings): {', '.join(same)}")
+    variants = [(lab, over) for lab, over in variants if lab not in same]
     out_dir = Path(tempfile.mkdtemp(prefix="robopg-ablate-"))  # run directories, not results
     jobs = [(label, over, s) for label, over in variants for s in args.seeds]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
