@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from learn import first_reach
 from rich.console import Console
 from rich.table import Table
 
@@ -38,21 +39,18 @@ console = Console(width=140)
 
 @dataclass
 class Trace:
-    """Evaluations of one run: (env steps, training seconds, return) and the stop rule."""
+    """Evaluations of one run: (env steps, return, training seconds), the order of
+    ``learn.py``'s curves, and the stop rule."""
 
     trainer: Trainer | None = None
     budget_s: float = float("inf")
     stop_at: float = float("inf")
-    evals: list[tuple[int, float, float]] = field(default_factory=list)
+    evals: list[list[float]] = field(default_factory=list)
 
     def on_eval(self, env_steps: int, result: EvalResult) -> bool:
         assert self.trainer is not None
-        self.evals.append((env_steps, self.trainer.elapsed, result.mean))
+        self.evals.append([env_steps, result.mean, self.trainer.elapsed])
         return result.mean >= self.stop_at or self.trainer.elapsed >= self.budget_s
-
-    def first(self, threshold: float) -> tuple[int, float] | None:
-        """Env steps and training seconds of the first evaluation at or above ``threshold``."""
-        return next(((s, t) for s, t, r in self.evals if r >= threshold), None)
 
 
 def run(
@@ -67,7 +65,7 @@ def run(
     setup_s = time.perf_counter() - start  # engine build and kernel loading
     trace.trainer = trainer
     trainer.train()
-    best = max((r for _, _, r in trace.evals), default=float("nan"))
+    best = max((r for _, r, _ in trace.evals), default=float("nan"))
     return {
         "task": task,
         "preset": preset,
@@ -83,7 +81,7 @@ def run(
 
 
 def reached(trace: Trace, threshold: float) -> str:
-    hit = trace.first(threshold)
+    hit = first_reach(trace.evals, threshold)  # (env steps, training seconds)
     return "not reached" if hit is None else f"{hit[1]:.1f} s, {hit[0] / 1e6:.2f}M steps"
 
 
