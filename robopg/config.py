@@ -341,13 +341,29 @@ def preset_description(name: str) -> str:
 
 
 def load_preset(name: str, task: str | None = None) -> dict[str, Any]:
-    """A shipped preset by name (e.g. ``reacher``, ``reacher-fast``, or ``fast`` for a task)."""
-    resolved = preset_file(name, task)
-    res = resources.files("robopg.presets") / f"{resolved}.toml"
-    try:
-        return tomllib.loads(res.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:  # a packaging bug, but say which file
-        raise ConfigError(f"Shipped preset '{resolved}' is not valid TOML: {exc}.") from None
+    """A shipped preset by name (e.g. ``reacher``, ``reacher-fast``, or ``fast`` for a task).
+
+    A preset may start from another: ``base = "pusher"`` takes that preset's values and lets the
+    file override some of them, so a variant (``pusher-gpu``) cannot drift from the settings it
+    shares with its base when the base is re-tuned.
+    """
+    chain: list[str] = []
+    values: dict[str, Any] = {}
+    while True:
+        resolved = preset_file(name, None if chain else task)  # a base is named in full
+        if resolved in chain:  # a packaging bug, but say where
+            raise ConfigError(f"Shipped presets {' → '.join([*chain, resolved])} form a cycle.")
+        chain.append(resolved)
+        res = resources.files("robopg.presets") / f"{resolved}.toml"
+        try:
+            own = tomllib.loads(res.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:  # a packaging bug, but say which file
+            raise ConfigError(f"Shipped preset '{resolved}' is not valid TOML: {exc}.") from None
+        base = own.pop("base", None)
+        values = {**own, **values}  # the more specific file wins
+        if base is None:
+            return values
+        name = str(base)
 
 
 def resolve_config(

@@ -35,6 +35,31 @@ def test_every_preset_is_a_valid_config_for_its_task(name: str) -> None:
     assert aligned, (cfg.rollout_len, episode)
 
 
+def test_a_preset_with_a_base_takes_every_setting_it_does_not_set_from_it() -> None:
+    gpu, pusher = load_preset("pusher-gpu"), load_preset("pusher")
+    own = {"env", "steps", "num_envs", "steps_per_batch", "lr"}  # what pusher-gpu.toml sets
+    assert "base" not in gpu and set(gpu) == set(pusher)
+    assert {k: v for k, v in gpu.items() if k not in own} == {
+        k: v for k, v in pusher.items() if k not in own
+    }
+    assert (gpu["num_envs"], gpu["steps_per_batch"], gpu["lr"]) == (1024, 102_400, 2e-3)
+
+
+def test_a_base_cycle_or_unknown_base_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import robopg.config as config
+
+    (tmp_path / "a.toml").write_text('base = "b"\nlr = 1e-3\n')
+    (tmp_path / "b.toml").write_text('base = "a"\nlam = 0.9\n')
+    (tmp_path / "c.toml").write_text('base = "nowhere"\n')
+    monkeypatch.setattr(config.resources, "files", lambda package: tmp_path)
+    with pytest.raises(ConfigError, match="Shipped presets a → b → a form a cycle"):
+        load_preset("a")
+    with pytest.raises(ConfigError, match="Unknown preset 'nowhere'"):
+        load_preset("c")
+
+
 def test_precedence_defaults_preset_config_flags(tmp_path: Path) -> None:
     defaults, fast = TrainConfig(), load_preset("reacher-fast")
     assert fast["steps"] != defaults.steps and fast["eval_every"] != defaults.eval_every
