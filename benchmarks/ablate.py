@@ -87,7 +87,24 @@ VARIANTS: list[tuple[str, Change]] = [
         "hidden × 2",
         lambda c: {"hidden": ",".join(str(2 * h) for h in c.hidden_sizes())},
     ),
+    # the value net's own activation and target λ (issue 17, stop 30)
+    ("value net tanh", lambda c: {"value_activation": "tanh"}),
+    ("value net relu", lambda c: {"value_activation": "relu"}),
+    ("value targets λ 0.9", lambda c: {"value_lam": 0.9}),
+    ("value targets λ = policy's", lambda c: {"value_lam": -1.0}),
 ]
+
+
+def effective(cfg: TrainConfig) -> dict[str, Any]:
+    """The settings a run actually uses: the value net's "follow the policy" defaults (empty
+    ``value_hidden``/``value_activation``, ``value_lam`` −1) resolved, so a variant that spells
+    out what the base already does counts as the base."""
+    return {
+        **cfg.to_dict(),
+        "value_hidden": cfg.value_hidden_sizes(),
+        "value_activation": cfg.value_activation_name(),
+        "value_lam": cfg.value_targets_lam(),
+    }
 
 
 def describe(over: dict[str, Any]) -> str:
@@ -125,7 +142,7 @@ def main() -> None:
     same = [
         lab
         for lab, over in variants
-        if over and all(getattr(base, k) == v for k, v in over.items())
+        if over and effective(base.updated(over, lab)) == effective(base)
     ]
     if same:
         print(f"left out (the base already has these settings): {', '.join(same)}")

@@ -22,6 +22,7 @@ from robopg.net_config import STD_KINDS, NetConfig
 BASELINES = ("value", "mean", "none")
 DEVICES = ("auto", "cpu", "cuda")
 LR_SCHEDULES = ("constant", "linear")
+ACTIVATIONS = ("tanh", "relu", "elu")  # robopg.policy.ACTIVATIONS' names (no torch import here)
 
 
 def _layer_sizes(text: str, name: str) -> tuple[int, ...]:
@@ -53,6 +54,9 @@ class TrainConfig:
     steps_per_batch: int = _f(800, "Transitions per policy update (a multiple of num_envs).")
     gamma: float = _f(0.99, "Discount factor γ in [0, 1].")
     lam: float = _f(0.95, "GAE λ in [0, 1]; 1 gives plain reward-to-go minus baseline.")
+    value_lam: float = _f(
+        -1.0, "λ of the value net's targets GAE(λ)+V, in [0, 1] (-1: the same as --lam)."
+    )
     lr: float = _f(3e-3, "Policy learning rate (Adam).")
     lr_schedule: str = _f("linear", "Policy learning-rate schedule: constant or linear (to 0).")
     baseline: str = _f("value", "Baseline subtracted from returns: value, mean or none.")
@@ -67,6 +71,9 @@ class TrainConfig:
     normalize_obs: bool = _f(True, "Normalise observations with running statistics.")
     hidden: str = _f("64,64", "Hidden layer sizes of policy and value nets, comma-separated.")
     value_hidden: str = _f("", "Hidden layer sizes of the value net alone (empty: --hidden).")
+    value_activation: str = _f(
+        "", "Hidden activation of the value net alone (empty: --activation)."
+    )
     activation: str = _f("tanh", "Hidden activation: tanh, relu or elu.")
     log_std_init: float = _f(-0.5, "Initial log standard deviation of the policy.")
     std: str = _f(
@@ -126,6 +133,14 @@ class TrainConfig:
         if not self.value_hidden.strip():
             return self.hidden_sizes()
         return _layer_sizes(self.value_hidden, "value_hidden")
+
+    def value_activation_name(self) -> str:
+        """The value net's activation: ``value_activation``, or ``activation`` when empty."""
+        return self.value_activation or self.activation
+
+    def value_targets_lam(self) -> float:
+        """λ of the value targets: ``value_lam``, or ``lam`` when it is negative (unset)."""
+        return self.lam if self.value_lam < 0 else self.value_lam
 
     @property
     def rollout_len(self) -> int:
@@ -209,8 +224,17 @@ class TrainConfig:
             f"--device must be one of {', '.join(DEVICES)}, got '{self.device}'.",
         )
         need(
-            self.activation in ("tanh", "relu", "elu"),
+            self.activation in ACTIVATIONS,
             f"--activation must be tanh, relu or elu, got '{self.activation}'.",
+        )
+        need(
+            self.value_activation in ("", *ACTIVATIONS),
+            "--value-activation must be tanh, relu or elu (or empty: --activation), "
+            f"got '{self.value_activation}'.",
+        )
+        need(
+            self.value_lam == -1 or 0 <= self.value_lam <= 1,
+            f"--value-lam must be in [0, 1] (or -1: --lam), got {self.value_lam}.",
         )
         need(
             self.std in STD_KINDS,

@@ -159,11 +159,14 @@ class GaussianPolicy(nn.Module):
 class ValueNet(nn.Module):
     """V_φ(s), a separate MLP on the policy's normalised observation (fit by regression)."""
 
-    def __init__(self, cfg: NetConfig, hidden: tuple[int, ...] | None = None) -> None:
-        """``hidden``: the value net's own layer widths (default: the policy's)."""
+    def __init__(
+        self, cfg: NetConfig, hidden: tuple[int, ...] | None = None, activation: str | None = None
+    ) -> None:
+        """``hidden`` and ``activation``: the value net's own layer widths and hidden activation
+        (default: the policy's). The value net is never deployed, so it may differ freely."""
         super().__init__()
         sizes = cfg.hidden if hidden is None else hidden
-        self.net = mlp([cfg.obs_dim, *sizes, 1], cfg.activation, out_gain=1.0)
+        self.net = mlp([cfg.obs_dim, *sizes, 1], activation or cfg.activation, out_gain=1.0)
 
     def forward(self, norm_obs: torch.Tensor) -> torch.Tensor:
         """(..., obs_dim) normalised observations → (...) values."""

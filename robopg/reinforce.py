@@ -39,6 +39,7 @@ class UpdateSettings:
     value_minibatches: int
     ent_coef: float = 0.0  # entropy bonus weight (0: none)
     reward_scale: float = 1.0  # rewards × this before returns (1: unchanged)
+    value_lam: float | None = None  # λ of the value targets (None: lam)
 
 
 @torch.no_grad()
@@ -49,6 +50,9 @@ def compute_advantages(
 
     With a value baseline the targets are λ-returns Â + V(s); without one they are the
     reward-to-go (unused). Bootstraps use V(final obs) at time-limit truncations and batch ends.
+    ``s.value_lam`` gives the targets their own λ: the policy's advantages trade bias for
+    variance with ``s.lam``, while the value net may fit smoother targets (on Pusher λ_v 0.9
+    under the policy's 0.97 measured better; benchmarks/README.md, "Pusher").
 
     Rewards are multiplied by ``s.reward_scale`` first, so the value net fits returns of that
     scale; with standardised advantages the policy step itself does not see the scale.
@@ -58,16 +62,16 @@ def compute_advantages(
         assert value_net is not None
         values = value_net(policy.obs_norm(batch.obs))
         next_values = value_net(policy.obs_norm(batch.next_obs))
-        adv = gae_advantages(
-            rewards,
-            values,
-            next_values,
-            batch.terminated,
-            batch.truncated,
-            s.gamma,
-            s.lam,
-        )
-        return adv, adv + values
+
+        def gae(lam: float) -> torch.Tensor:
+            return gae_advantages(
+                rewards, values, next_values, batch.terminated, batch.truncated, s.gamma, lam
+            )
+
+        adv = gae(s.lam)
+        if s.value_lam is None or s.value_lam == s.lam:
+            return adv, adv + values
+        return adv, gae(s.value_lam) + values
     zeros = torch.zeros_like(rewards)
     returns = discounted_returns(rewards, batch.terminated, batch.truncated, zeros, s.gamma)
     if s.baseline == "mean":

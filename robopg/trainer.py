@@ -130,7 +130,9 @@ class Trainer:
         self.net_cfg = cfg.net_config(self.env.obs_dim, self.env.act_dim)
         self.policy = GaussianPolicy(self.net_cfg).to(self.device)
         self.value = (
-            ValueNet(self.net_cfg, cfg.value_hidden_sizes()).to(self.device)
+            ValueNet(self.net_cfg, cfg.value_hidden_sizes(), cfg.value_activation_name()).to(
+                self.device
+            )
             if cfg.baseline == "value"
             else None
         )
@@ -157,6 +159,7 @@ class Trainer:
             value_minibatches=cfg.value_minibatches,
             ent_coef=cfg.ent_coef,
             reward_scale=cfg.reward_scale,
+            value_lam=cfg.value_targets_lam(),
         )
         self.batch_steps = cfg.steps_per_batch * self.dist.world_size
         self.total_updates = math.ceil(cfg.steps / self.batch_steps)

@@ -1,5 +1,6 @@
-"""Issue 17's levers: a σ floor, the observation clip, reward scaling and a learning-rate
-warm-up. Each is off (bitwise today's numbers) by default; set, it does exactly what it says,
+"""Issue 17's levers: a σ floor, the observation clip, reward scaling, a learning-rate
+warm-up, and the value net's own activation and target λ. Each is off (bitwise today's
+numbers) by default; set, it does exactly what it says,
 and what a deployed policy needs of it travels in the checkpoint header."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from robopg.distributed import DistContext
 from robopg.net_config import NetConfig
 from robopg.policy import GaussianPolicy, ValueNet
 from robopg.reinforce import UpdateSettings, compute_advantages, update
+from robopg.rollout import Rollout
 from robopg.saved_policy import load_policy
 from robopg.trainer import Trainer, lr_factor
 
@@ -147,6 +149,55 @@ def test_reward_scale_leaves_the_standardised_policy_step_but_scales_value_targe
     assert steps[8.0].abs().mean() > 4 * steps[1.0].abs().mean()
 
 
+class FirstObsValue(torch.nn.Module):
+    """V(s) = s[0]: a value 'net' whose values a test can write into the observations."""
+
+    def forward(self, norm_obs: torch.Tensor) -> torch.Tensor:
+        return norm_obs[..., 0]
+
+
+@pytest.mark.parametrize(
+    ("lam_v", "targets"), [(None, [2.5, 4.0]), (1.0, [3.0, 4.0]), (0.0, [2.0, 4.0])]
+)
+def test_value_lam_sets_the_targets_and_leaves_the_advantages(
+    lam_v: float | None, targets: list[float]
+) -> None:
+    """One env, two steps, cut after the second; γ 0.5, λ 0.5; V(s0) 1, V(s1) 2, V(s2) 4:
+    δ0 = 1 + 0.5·2 − 1 = 1, δ1 = 2 + 0.5·4 − 2 = 2, so Â1 = 2 and Â0 = 1 + 0.5·λ·2 = 1 + λ.
+    The policy's advantages use λ = 0.5 whatever λ_v is; the targets are GAE(λ_v) + V."""
+    obs = torch.tensor([[[1.0, 0.0]], [[2.0, 0.0]]])  # (T=2, N=1, obs_dim=2), V = obs[0]
+    b = Rollout(
+        obs=obs,
+        actions=torch.zeros(2, 1, 1),
+        rewards=torch.tensor([[1.0], [2.0]]),
+        terminated=torch.zeros(2, 1, dtype=torch.bool),
+        truncated=torch.tensor([[False], [True]]),
+        next_obs=torch.tensor([[[2.0, 0.0]], [[4.0, 0.0]]]),
+    )
+    policy = GaussianPolicy(NetConfig(obs_dim=2, act_dim=1, obs_clip=100.0))
+    s = UpdateSettings(0.5, 0.5, "value", True, 0.5, 1, 1, value_lam=lam_v)
+    adv, got = compute_advantages(b, policy, FirstObsValue(), s)  # type: ignore[arg-type]
+    torch.testing.assert_close(adv[:, 0], torch.tensor([1.5, 2.0]))
+    torch.testing.assert_close(got[:, 0], torch.tensor(targets))
+
+
+def test_value_net_takes_its_own_activation_and_lambda_from_the_config(tmp_path: Path) -> None:
+    cfg = tiny_config(tmp_path, activation="relu", value_activation="tanh", value_lam=0.9)
+    trainer = Trainer(cfg, show_progress=False)
+    assert trainer.value is not None
+    value_acts = {type(m) for m in trainer.value.net if not isinstance(m, torch.nn.Linear)}
+    policy_acts = {type(m) for m in trainer.policy.mean_net if not isinstance(m, torch.nn.Linear)}
+    assert value_acts == {torch.nn.Tanh} and policy_acts == {torch.nn.ReLU}
+    assert trainer.settings.lam == cfg.lam and trainer.settings.value_lam == 0.9
+    assert trainer.train().final_eval is not None
+    # Unset, both follow the policy's: the defaults are today's nets and targets.
+    plain = Trainer(tiny_config(tmp_path / "plain", activation="relu"), show_progress=False)
+    assert plain.value is not None and plain.settings.value_lam == plain.cfg.lam
+    assert {type(m) for m in plain.value.net if not isinstance(m, torch.nn.Linear)} == {
+        torch.nn.ReLU
+    }
+
+
 def test_lr_warmup_ramps_then_follows_the_schedule() -> None:
     # 10 updates, warm-up over 4, linear: (1 - k/10) · (k+1)/4, then 1 - k/10.
     got = [lr_factor(k, 10, "linear", 4) for k in range(10)]
@@ -173,6 +224,8 @@ def test_lr_warmup_is_what_the_optimizer_used(tmp_path: Path) -> None:
         (["--obs-clip", "0"], "--obs-clip must be positive, got 0.0."),
         (["--reward-scale", "-1"], "--reward-scale must be positive, got -1.0."),
         (["--lr-warmup", "-2"], "--lr-warmup must be ≥ 0 updates, got -2."),
+        (["--value-lam", "1.5"], "--value-lam must be in [0, 1] (or -1: --lam), got 1.5."),
+        (["--value-activation", "gelu"], "--value-activation must be tanh, relu or elu"),
     ],
 )
 def test_bad_lever_values_are_one_sentence(args: list[str], message: str) -> None:
