@@ -1,0 +1,175 @@
+"""Probes of Pusher ideas that are not settings: train the preset with one internal change.
+
+Issue 17 asks which levers move Pusher's 5M-step return. Some ideas are cheaper to measure than
+to build: averaging the late policy iterates, a σ fixed to the annealing schedule, a value net
+with its own activation, value targets with their own λ, the policy Adam's β1. This script
+trains ``--preset pusher`` (like ``learn.py``: periodic evaluations every 50 updates, a
+500-episode final evaluation on the seeds ``learn.py`` uses) with the change patched into the
+trainer for this process only, so its numbers pair with ``learn.py``'s run of the same seed.
+A probe that wins is built into the package with tests, not left here: the value net's own
+activation and target λ won (benchmarks/README.md, "Pusher") and are now the settings
+``value_activation`` and ``value_lam``, which train bitwise like these two probes; the
+others did not.
+
+    .venv/bin/python benchmarks/probe_pusher.py --average --seed 0 --out average_s0.json
+    .venv/bin/python benchmarks/probe_pusher.py --fixed-sigma --seed 1
+    .venv/bin/python benchmarks/probe_pusher.py --value-activation tanh --value-lambda 0.9
+
+The flags combine; with none it trains the preset unchanged (= ``learn.py``'s run of the seed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import robopg.reinforce as reinforce
+import robopg.trainer as trainer_mod
+from robopg.config import resolve_config
+from robopg.policy import ValueNet
+
+Params = list[torch.Tensor]
+
+#: iterate averages scored by ``average``: EMA decays and uniform tails (fraction of updates)
+EMA_DECAYS = (0.99, 0.995, 0.998)
+TAILS = (0.05, 0.1, 0.2, 0.3)
+
+
+def wrap_update(after: Callable[[int], None]) -> None:
+    """Call ``after(k)`` after the trainer's k-th policy/value update (k = 1, 2, …)."""
+    original = trainer_mod.update
+    done = [0]
+
+    def wrapped(*args: Any, **kwargs: Any) -> dict[str, float]:
+        metrics = original(*args, **kwargs)
+        done[0] += 1
+        after(done[0])
+        return metrics
+
+    trainer_mod.update = wrapped  # type: ignore[assignment]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--average", action="store_true", help="score late-iterate averages")
+    parser.add_argument("--fixed-sigma", action="store_true", help="σ = the annealing ceiling")
+    parser.add_argument("--value-activation", default=None, help="the value net's: tanh|elu")
+    parser.add_argument("--value-lambda", type=float, default=None, help="λ of value targets")
+    parser.add_argument("--adam-beta1", type=float, default=None, help="the policy Adam's β1")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=float, default=5e6)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+
+    cfg = resolve_config(
+        {
+            "env": "pusher",
+            "seed": args.seed,
+            "steps": int(args.steps),
+            "out": tempfile.mkdtemp(prefix="robopg-probe-"),
+            "eval_every": 50,
+            "eval_episodes": 20,
+            "final_eval_episodes": 500,
+        },
+        preset="pusher",
+    )
+    if args.value_activation:  # the policy keeps the preset's activation
+        act = args.value_activation
+
+        class OwnActivationValue(ValueNet):
+            def __init__(self, net_cfg: Any, hidden: tuple[int, ...] | None = None) -> None:
+                super().__init__(dataclasses.replace(net_cfg, activation=act), hidden)
+
+        trainer_mod.ValueNet = OwnActivationValue  # type: ignore[misc]
+    if args.value_lambda is not None:  # advantages with the preset's λ, targets with λ_v
+        lam_v = args.value_lambda
+        advantages = reinforce.compute_advantages
+
+        def split_lambda(batch: Any, policy: Any, value_net: Any, s: Any) -> Any:
+            adv, _ = advantages(batch, policy, value_net, s)
+            _, targets = advantages(batch, policy, value_net, dataclasses.replace(s, lam=lam_v))
+            return adv, targets
+
+        reinforce.compute_advantages = split_lambda
+
+    trainer = trainer_mod.Trainer(cfg, show_progress=False)
+    total = trainer.total_updates
+    if args.adam_beta1 is not None:  # the same as constructing Adam with these betas
+        trainer.policy_opt.param_groups[0]["betas"] = (args.adam_beta1, 0.999)
+    mean_params = list(trainer.policy.mean_net.parameters())
+
+    def snapshot() -> Params:
+        return [p.detach().clone() for p in mean_params]
+
+    ema: dict[float, Params] = {}
+    tails: dict[float, tuple[Params, int]] = {}
+    if args.average:
+
+        def accumulate(k: int) -> None:
+            for d in EMA_DECAYS:
+                now = snapshot()
+                ema[d] = (
+                    now
+                    if d not in ema
+                    else [e * d + c * (1 - d) for e, c in zip(ema[d], now, strict=True)]
+                )
+            for t in TAILS:
+                if k > total * (1 - t):
+                    now = snapshot()
+                    prev = tails.get(t)
+                    tails[t] = (
+                        (now, 1)
+                        if prev is None
+                        else ([s + c for s, c in zip(prev[0], now, strict=True)], prev[1] + 1)
+                    )
+
+        wrap_update(accumulate)
+    if args.fixed_sigma:  # σ = the annealing ceiling after every update
+
+        def pin_sigma(k: int) -> None:
+            ceiling = trainer_mod.log_std_ceiling(k, total, cfg.log_std_init, cfg.std_final)
+            with torch.no_grad():
+                trainer.policy.log_std.fill_(ceiling)
+
+        wrap_update(pin_sigma)
+
+    t0 = time.perf_counter()
+    result = trainer.train()
+    assert result.final_eval is not None
+    final = result.final_eval
+    report: dict[str, Any] = {
+        "probes": {k: v for k, v in vars(args).items() if k not in ("seed", "steps", "out")},
+        "seed": args.seed,
+        "steps": result.env_steps,
+        "final_return": final.mean,
+        "final_stderr": final.stderr,
+        "wall_s": time.perf_counter() - t0,
+    }
+    if args.average:  # the same 500 episodes, with averaged mean-net weights
+        last = snapshot()
+        candidates = {f"ema {d}": ema[d] for d in EMA_DECAYS}
+        candidates |= {f"last {t:.0%} uniform": [s / n for s in w] for t, (w, n) in tails.items()}
+        for name, weights in candidates.items():
+            with torch.no_grad():
+                for p, w in zip(mean_params, weights, strict=True):
+                    p.copy_(w)
+            r = trainer.evaluate(cfg.final_eval_episodes)
+            report[name] = {"return": r.mean, "stderr": r.stderr, "vs_last": r.mean - final.mean}
+        with torch.no_grad():
+            for p, w in zip(mean_params, last, strict=True):
+                p.copy_(w)
+    print(json.dumps(report, indent=1))
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
