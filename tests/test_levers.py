@@ -1,7 +1,7 @@
 """Issue 17's levers: a σ floor, the observation clip, reward scaling, a learning-rate
 warm-up, and the value net's own activation and target λ. Each is off (bitwise today's
-numbers) by default; set, it does exactly what it says,
-and what a deployed policy needs of it travels in the checkpoint header."""
+numbers) by default; set, it does exactly what it says, and what a deployed policy needs of
+it travels in the checkpoint header."""
 
 from __future__ import annotations
 
