@@ -6,10 +6,10 @@ with its own activation, value targets with their own λ, the policy Adam's β1.
 trains ``--preset pusher`` (like ``learn.py``: periodic evaluations every 50 updates, a
 500-episode final evaluation on the seeds ``learn.py`` uses) with the change patched into the
 trainer for this process only, so its numbers pair with ``learn.py``'s run of the same seed.
-A probe that wins is built into the package with tests, not left here: the value net's own
-activation and target λ won (benchmarks/README.md, "Pusher") and are now the settings
-``value_activation`` and ``value_lam``, which train bitwise like these two probes; the
-others did not.
+A probe that looks promising is built into the package with tests, not left here: the value
+net's own activation and target λ became the settings ``value_activation`` and ``value_lam``,
+which train bitwise like these two probes (not adopted by the preset: no gain in expectation
+over seven seeds; benchmarks/README.md, "Pusher"). The others lost or tied.
 
     .venv/bin/python benchmarks/probe_pusher.py --average --seed 0 --out average_s0.json
     .venv/bin/python benchmarks/probe_pusher.py --fixed-sigma --seed 1
