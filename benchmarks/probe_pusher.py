@@ -7,9 +7,10 @@ trains ``--preset pusher`` (like ``learn.py``: periodic evaluations every 50 upd
 500-episode final evaluation on the seeds ``learn.py`` uses) with the change patched into the
 trainer for this process only, so its numbers pair with ``learn.py``'s run of the same seed.
 A probe that looks promising is built into the package with tests, not left here: the value
-net's own activation and target λ became the settings ``value_activation`` and ``value_lam``,
-which train bitwise like these two probes (not adopted by the preset: no gain in expectation
-over seven seeds; benchmarks/README.md, "Pusher"). The others lost or tied.
+net's own activation and target λ became the settings ``value_activation`` and ``value_lam``
+(they trained bitwise like the patches they replace; not adopted by the preset: no gain in
+expectation over seven seeds; benchmarks/README.md, "Pusher"), and their flags here now set
+them. The others lost or tied.
 
     .venv/bin/python benchmarks/probe_pusher.py --average --seed 0 --out average_s0.json
     .venv/bin/python benchmarks/probe_pusher.py --fixed-sigma --seed 1
@@ -21,7 +22,6 @@ The flags combine; with none it trains the preset unchanged (= ``learn.py``'s ru
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import tempfile
 import time
@@ -31,10 +31,8 @@ from typing import Any
 
 import torch
 
-import robopg.reinforce as reinforce
 import robopg.trainer as trainer_mod
 from robopg.config import resolve_config
-from robopg.policy import ValueNet
 
 Params = list[torch.Tensor]
 
@@ -69,6 +67,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
+    # The value net's activation and target λ were probes here first (patched in); they are
+    # settings now, which train bitwise like those patches did, so they pass through as such.
+    value = {"value_activation": args.value_activation, "value_lam": args.value_lambda}
     cfg = resolve_config(
         {
             "env": "pusher",
@@ -78,28 +79,10 @@ def main() -> None:
             "eval_every": 50,
             "eval_episodes": 20,
             "final_eval_episodes": 500,
+            **{k: v for k, v in value.items() if v is not None},
         },
         preset="pusher",
     )
-    if args.value_activation:  # the policy keeps the preset's activation
-        act = args.value_activation
-
-        class OwnActivationValue(ValueNet):
-            def __init__(self, net_cfg: Any, hidden: tuple[int, ...] | None = None) -> None:
-                super().__init__(dataclasses.replace(net_cfg, activation=act), hidden)
-
-        trainer_mod.ValueNet = OwnActivationValue  # type: ignore[misc]
-    if args.value_lambda is not None:  # advantages with the preset's λ, targets with λ_v
-        lam_v = args.value_lambda
-        advantages = reinforce.compute_advantages
-
-        def split_lambda(batch: Any, policy: Any, value_net: Any, s: Any) -> Any:
-            adv, _ = advantages(batch, policy, value_net, s)
-            _, targets = advantages(batch, policy, value_net, dataclasses.replace(s, lam=lam_v))
-            return adv, targets
-
-        reinforce.compute_advantages = split_lambda
-
     trainer = trainer_mod.Trainer(cfg, show_progress=False)
     total = trainer.total_updates
     if args.adam_beta1 is not None:  # the same as constructing Adam with these betas
