@@ -97,8 +97,9 @@ def main() -> None:
     if args.average:
 
         def accumulate(k: int) -> None:
+            # One copy per update, shared: every average below builds new tensors from it.
+            now = snapshot()
             for d in EMA_DECAYS:
-                now = snapshot()
                 ema[d] = (
                     now
                     if d not in ema
@@ -106,7 +107,6 @@ def main() -> None:
                 )
             for t in TAILS:
                 if k > total * (1 - t):
-                    now = snapshot()
                     prev = tails.get(t)
                     tails[t] = (
                         (now, 1)
