@@ -4,7 +4,10 @@ import math
 
 import torch
 
+from robopg.config import ACTIVATIONS as CONFIG_ACTIVATIONS
+from robopg.controller import _ACTIVATIONS as NUMPY_ACTIVATIONS
 from robopg.normalize import RunningMeanStd
+from robopg.policy import ACTIVATIONS as TORCH_ACTIVATIONS
 from robopg.policy import GaussianPolicy, NetConfig
 
 
@@ -80,3 +83,9 @@ def test_normaliser_never_serves_stale_statistics() -> None:
         rms.mean.add_(1.0)
     assert torch.equal(rms(x), expected(rms))
     assert rms(x.double()).dtype == torch.float64
+
+
+def test_every_activation_the_config_accepts_is_built_and_deployable() -> None:
+    """config.ACTIVATIONS (torch-free, for validation) names exactly the activations the
+    torch nets build and the numpy Controller runs, so a name added to one is added to all."""
+    assert set(CONFIG_ACTIVATIONS) == set(TORCH_ACTIVATIONS) == set(NUMPY_ACTIVATIONS)
