@@ -25,7 +25,7 @@ import mujoco
 import numpy as np
 from mujoco.batch import Batch, SimulationError
 
-from robopg.envs.vector import StepResult, check_actions
+from robopg.envs.vector import StepResult, check_actions, pair_seeds
 from robopg.errors import EnvError
 
 #: the physics state a snapshot holds per env: qpos, qvel, act, warmstart, time, ctrl, mocap …
@@ -253,11 +253,11 @@ class BatchedArmEnv:
 
     # -- the VectorEnv contract -------------------------------------------------------------
 
-    def reset(self, seed: int) -> np.ndarray:
-        """Reset every env; env i gets a fresh generator seeded with ``seed + i``."""
-        if seed < 0:
-            raise EnvError(f"Seeds must be non-negative integers, got {seed}.")
-        self._rngs = [make_rng(int(seed) + i) for i in range(self.num_envs)]
+    def reset(self, seed: int, paired: bool = False) -> np.ndarray:
+        """Reset every env; env i gets a fresh generator seeded with ``seed + i`` (with
+        ``paired``, ``seed + i // 2``: a pair's generators then draw the same starts for as long
+        as its episodes end together, as every time-limited one does)."""
+        self._rngs = [make_rng(s) for s in pair_seeds(seed, self.num_envs, paired)]
         ids = np.arange(self.num_envs)
         self._reset_envs(ids)
         obs = self.arm.observe(self._qpos, self._qvel, self._xpos)

@@ -13,7 +13,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from robopg.envs.gym_state import gym_mujoco_state, load_gym_mujoco_state
-from robopg.envs.vector import StepResult, check_actions
+from robopg.envs.vector import StepResult, check_actions, pair_seeds
 from robopg.errors import EnvError
 
 
@@ -47,8 +47,10 @@ class GymVectorEnv:
         unwrapped = self._vec.envs[0].unwrapped
         self.dt = float(getattr(unwrapped, "dt", 1.0 / unwrapped.metadata.get("render_fps", 30)))
 
-    def reset(self, seed: int) -> np.ndarray:
-        obs, _ = self._vec.reset(seed=seed)
+    def reset(self, seed: int, paired: bool = False) -> np.ndarray:
+        # a list gives env i its own seed (an int gives seed + i): gymnasium's own convention
+        seeds: list[int | None] = [*pair_seeds(seed, self.num_envs, paired)]
+        obs, _ = self._vec.reset(seed=seeds)
         return np.asarray(obs, dtype=np.float64).reshape(self.num_envs, self.obs_dim)
 
     def step(self, actions: np.ndarray) -> StepResult:

@@ -41,8 +41,12 @@ class VectorEnv(Protocol):
     max_episode_steps: int
     dt: float
 
-    def reset(self, seed: int) -> np.ndarray:
-        """Reset every env; env i is seeded with ``seed + i`` (gymnasium's vector convention)."""
+    def reset(self, seed: int, paired: bool = False) -> np.ndarray:
+        """Reset every env; env i is seeded with ``seed + i`` (gymnasium's vector convention).
+
+        ``paired``: env i is seeded with ``seed + i // 2`` instead, so envs 2k and 2k+1 start
+        every episode alike for as long as their episodes end together (antithetic pairs, see
+        ``robopg.antithetic``); needs an even number of envs."""
         ...
 
     def step(self, actions: np.ndarray) -> StepResult: ...
@@ -58,6 +62,15 @@ class VectorEnv(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
     def close(self) -> None: ...
+
+
+def pair_seeds(seed: int, num_envs: int, paired: bool) -> list[int]:
+    """The reset seed of each env: ``seed + i``, or ``seed + i // 2`` when ``paired``."""
+    if seed < 0:
+        raise EnvError(f"Seeds must be non-negative integers, got {seed}.")
+    if paired and num_envs % 2:
+        raise EnvError(f"Paired resets need an even number of envs, got {num_envs}.")
+    return [int(seed) + (i // 2 if paired else i) for i in range(num_envs)]
 
 
 def check_actions(task: str, actions: np.ndarray, num_envs: int, act_dim: int) -> np.ndarray:

@@ -19,6 +19,12 @@ from typing import Any
 from robopg.errors import ConfigError
 from robopg.net_config import STD_KINDS, NetConfig
 
+#: why ``--antithetic`` and ``--engine warp`` do not combine (validation and make_collector say it)
+ANTITHETIC_WARP = (
+    "--antithetic needs --engine batch, gym or auto: the warp engine draws every world's start "
+    "from one generator, so it cannot give a pair of envs the same starts."
+)
+
 BASELINES = ("value", "mean", "none")
 DEVICES = ("auto", "cpu", "cuda")
 LR_SCHEDULES = ("constant", "linear")
@@ -51,6 +57,11 @@ class TrainConfig:
     # 32 (not 16) by measurement: the same learning at 1M steps, ~1.2× the env steps/s
     # (half as many policy forwards per batch); benchmarks/README.md "Throughput".
     num_envs: int = _f(32, "Parallel environments per process.")
+    antithetic: bool = _f(
+        False,
+        "Pair envs 2k and 2k+1: the same episode starts, opposite exploration noise "
+        "(a variance reduction; needs an even --num-envs).",
+    )
     steps_per_batch: int = _f(800, "Transitions per policy update (a multiple of num_envs).")
     gamma: float = _f(0.99, "Discount factor γ in [0, 1].")
     lam: float = _f(0.95, "GAE λ in [0, 1]; 1 gives plain reward-to-go minus baseline.")
@@ -179,6 +190,12 @@ class TrainConfig:
             "streams and are never negative.",
         )
         need(self.num_envs >= 1, f"--num-envs must be at least 1, got {self.num_envs}.")
+        need(
+            not self.antithetic or self.num_envs % 2 == 0,
+            f"--antithetic pairs envs 2k and 2k+1, so --num-envs must be even, got "
+            f"{self.num_envs}.",
+        )
+        need(not self.antithetic or self.engine != "warp", ANTITHETIC_WARP)
         need(
             self.steps_per_batch >= self.num_envs and self.steps_per_batch % self.num_envs == 0,
             f"--steps-per-batch ({self.steps_per_batch}) must be a positive multiple of "

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import torch
 
+from robopg.config import ANTITHETIC_WARP
 from robopg.device_rollout import DeviceRolloutCollector
 from robopg.envs import VectorEnv, make_vector_env, resolve_task
 from robopg.errors import EnvError
@@ -53,9 +54,16 @@ def make_engine(
 
 
 def make_collector(
-    env: Engine, policy: GaussianPolicy, device: torch.device, generator: torch.Generator
+    env: Engine,
+    policy: GaussianPolicy,
+    device: torch.device,
+    generator: torch.Generator,
+    antithetic: bool = False,
 ) -> Collector:
-    """The rollout collector for ``env``'s kind (device-resident or numpy)."""
+    """The rollout collector for ``env``'s kind (device-resident or numpy); ``antithetic``
+    pairs the envs (``robopg.antithetic``), which the numpy engines support."""
     if isinstance(env, WarpArmEnv):
+        if antithetic:
+            raise EnvError(ANTITHETIC_WARP)
         return DeviceRolloutCollector(env, policy, device, generator)
-    return RolloutCollector(env, policy, device, generator)
+    return RolloutCollector(env, policy, device, generator, antithetic)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from robopg.antithetic import exploration_noise
 from robopg.numpy_mlp import MLPGrad, plain_mlp
 from robopg.policy import GaussianPolicy
 
@@ -39,7 +40,10 @@ class NumpySampler:
     only between batches), the weights through views that follow the optimizer's in-place steps.
     """
 
-    def __init__(self, policy: GaussianPolicy, generator: torch.Generator) -> None:
+    def __init__(
+        self, policy: GaussianPolicy, generator: torch.Generator, antithetic: bool = False
+    ) -> None:
+        """``antithetic``: envs 2k and 2k+1 get opposite noise (``robopg.antithetic``)."""
         weights = [p.detach().numpy() for p in policy.mean_net.parameters()]  # zero-copy views
         self._mean_net = MLPGrad(policy.mean_net, weights)
         mean, std = policy.obs_norm.stats_in(torch.float32, torch.device("cpu"))
@@ -49,6 +53,7 @@ class NumpySampler:
             self._std = policy.param_log_std().exp().numpy().copy()
         self._act_dim = policy.cfg.act_dim
         self._generator = generator
+        self._antithetic = antithetic
 
     def sample(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(obs as float32 (N, obs_dim), action (N, act_dim) float32, unclipped)."""
@@ -57,7 +62,9 @@ class NumpySampler:
         h /= self._obs_std
         np.clip(h, -self._clip, self._clip, out=h)
         h, _ = self._mean_net.forward(h)
-        noise = torch.randn((obs.shape[0], self._act_dim), generator=self._generator).numpy()
+        noise = exploration_noise(
+            obs.shape[0], self._act_dim, self._generator, self._antithetic
+        ).numpy()
         noise *= self._std
         h += noise
         return obs32, h

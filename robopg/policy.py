@@ -147,12 +147,18 @@ class GaussianPolicy(nn.Module):
         obs: torch.Tensor,
         deterministic: bool = False,
         generator: torch.Generator | None = None,
+        noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Sample a ~ π(·|s) (or the mean when deterministic), unclipped."""
+        """Sample a ~ π(·|s) (or the mean when deterministic), unclipped: μ(s) + σ·ε with ε
+        drawn from ``generator``, or ``noise`` (standard normal, the shape of the actions) when
+        given (antithetic pairs draw their own; ``robopg.antithetic``)."""
         if deterministic:
             return self.mean_action(obs)
         mean, log_std = self.mean_and_log_std(obs)
-        noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+        if noise is None:
+            noise = torch.randn(
+                mean.shape, generator=generator, device=mean.device, dtype=mean.dtype
+            )
         return mean + noise * log_std.exp()
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from robopg import numpy_sampler
+from robopg.antithetic import exploration_noise
 from robopg.envs import VectorEnv
 from robopg.policy import GaussianPolicy
 
@@ -49,8 +50,12 @@ class RolloutCollector:
         policy: GaussianPolicy,
         device: torch.device,
         generator: torch.Generator,
+        antithetic: bool = False,
     ) -> None:
+        """``antithetic``: pair envs 2k and 2k+1 (same starts, opposite noise; needs an even
+        number of envs; ``robopg.antithetic``)."""
         self.env = env
+        self.antithetic = antithetic
         self.policy = policy
         self.device = device
         self.generator = generator
@@ -62,7 +67,7 @@ class RolloutCollector:
         self._pin = device.type == "cuda"
 
     def reset(self, seed: int) -> None:
-        self._obs = self.env.reset(seed)
+        self._obs = self.env.reset(seed, paired=self.antithetic)
         self._ep_return[:] = 0.0
         self._ep_len[:] = 0
 
@@ -77,11 +82,15 @@ class RolloutCollector:
         numpy on the CPU where ``numpy_sampler`` covers the policy, else in torch on the
         device (one host→device copy of the observations, one device→host of the actions)."""
         if numpy_sampler.usable(self.policy, self.device):
-            return numpy_sampler.NumpySampler(self.policy, self.generator).sample
+            return numpy_sampler.NumpySampler(self.policy, self.generator, self.antithetic).sample
+        n, act_dim = self.env.num_envs, self.env.act_dim
 
         def sample(obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             obs32 = np.asarray(obs, dtype=np.float32)
-            action = self.policy.act(self._to_device(obs32), generator=self.generator)
+            noise = None
+            if self.antithetic:
+                noise = exploration_noise(n, act_dim, self.generator, True, self.device)
+            action = self.policy.act(self._to_device(obs32), generator=self.generator, noise=noise)
             return obs32, action.cpu().numpy()
 
         return sample

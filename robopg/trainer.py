@@ -148,7 +148,9 @@ class Trainer:
         )
         self.noise_gen = torch.Generator(device=self.device).manual_seed(self.seeds["noise"])
         self.value_gen = torch.Generator().manual_seed(self.seeds["value"])
-        self.collector = make_collector(self.env, self.policy, self.device, self.noise_gen)
+        self.collector = make_collector(
+            self.env, self.policy, self.device, self.noise_gen, cfg.antithetic
+        )
         self.settings = UpdateSettings(
             gamma=cfg.gamma,
             lam=cfg.lam,

@@ -55,16 +55,28 @@ def test_gym_env_snapshot_continues_bit_for_bit() -> None:
 
 
 @pytest.mark.parametrize(
-    ("task", "engine", "rollout"),
+    ("task", "engine", "rollout", "antithetic"),
     # pusher episodes are 100 steps: with 25-step rollouts the stop falls mid-episode, so the
-    # env's physics and RNG state (not just fresh resets) must come back exactly.
-    [("reacher", "gym", 50), ("reacher", "batch", 50), ("pusher", "batch", 25)],
+    # env's physics and RNG state (not just fresh resets) must come back exactly; with
+    # antithetic pairs, also the pairs' shared reset generators.
+    [
+        ("reacher", "gym", 50, False),
+        ("reacher", "batch", 50, False),
+        ("pusher", "batch", 25, False),
+        ("pusher", "batch", 25, True),
+    ],
 )
 def test_stop_and_resume_equals_one_uninterrupted_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, task: str, engine: str, rollout: int
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    task: str,
+    engine: str,
+    rollout: int,
+    antithetic: bool,
 ) -> None:
     """`train 2N` vs `train, stop after N (SIGINT), resume to 2N`: same metrics, same weights."""
     overrides = {
+        "antithetic": antithetic,
         "env": task,
         "steps": 6 * 8 * rollout,
         "steps_per_batch": 8 * rollout,
