@@ -92,6 +92,9 @@ VARIANTS: list[tuple[str, Change]] = [
     ("value net relu", lambda c: {"value_activation": "relu"}),
     ("value targets λ 0.9", lambda c: {"value_lam": 0.9}),
     ("value targets λ = policy's", lambda c: {"value_lam": -1.0}),
+    # antithetic pairs of envs (issue 17, stop 31; needs an even --num-envs)
+    ("antithetic pairs", lambda c: {"antithetic": True}),
+    ("no antithetic pairs", lambda c: {"antithetic": False}),
 ]
 
 

@@ -37,12 +37,14 @@ def test_every_preset_is_a_valid_config_for_its_task(name: str) -> None:
 
 def test_a_preset_with_a_base_takes_every_setting_it_does_not_set_from_it() -> None:
     gpu, pusher = load_preset("pusher-gpu"), load_preset("pusher")
-    own = {"env", "steps", "num_envs", "steps_per_batch", "lr"}  # what pusher-gpu.toml sets
+    # what pusher-gpu.toml sets itself (antithetic pairs need a numpy engine)
+    own = {"env", "steps", "num_envs", "steps_per_batch", "lr", "antithetic"}
     assert "base" not in gpu and set(gpu) == set(pusher)
     assert {k: v for k, v in gpu.items() if k not in own} == {
         k: v for k, v in pusher.items() if k not in own
     }
     assert (gpu["num_envs"], gpu["steps_per_batch"], gpu["lr"]) == (1024, 102_400, 2e-3)
+    assert pusher["antithetic"] is True and gpu["antithetic"] is False
 
 
 def test_a_base_cycle_or_unknown_base_is_one_clear_error(
