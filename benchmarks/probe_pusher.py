@@ -1,20 +1,21 @@
 """Probes of Pusher ideas that are not settings: train the preset with one internal change.
 
 Issue 17 asks which levers move Pusher's 5M-step return. Some ideas are cheaper to measure than
-to build: averaging the late policy iterates, a σ fixed to the annealing schedule, a value net
-with its own activation, value targets with their own λ, the policy Adam's β1. This script
-trains ``--preset pusher`` (like ``learn.py``: periodic evaluations every 50 updates, a
-500-episode final evaluation on the seeds ``learn.py`` uses) with the change patched into the
-trainer for this process only, so its numbers pair with ``learn.py``'s run of the same seed.
-A probe that looks promising is built into the package with tests, not left here: the value
-net's own activation and target λ became the settings ``value_activation`` and ``value_lam``
-(they trained bitwise like the patches they replace; not adopted by the preset: no gain in
-expectation over seven seeds; benchmarks/README.md, "Pusher"), and their flags here now set
-them. The others lost or tied.
+to build: averaging the late policy iterates, a σ fixed to the annealing schedule or bent
+(``--sigma-power``), a bent learning-rate decay (``--lr-power``), advantages rescaled per
+episode step (``--adv-per-step``), the policy Adam's β1. This script trains ``--preset pusher``
+(like ``learn.py``: periodic evaluations every 50 updates, a 500-episode final evaluation on
+the seeds ``learn.py`` uses) with the change patched into the trainer for this process only, so
+its numbers pair with ``learn.py``'s run of the same seed; ``--set key=value`` changes settings
+on top, as in ``learn.py``. A probe that looks promising is built into the package with tests,
+not left here: the value net's own activation and target λ (stop 30) and antithetic pairs of
+envs (stop 31) were probes first; each became a setting that trains bitwise like its patch, and
+its flag here now sets it. Since stop 31 the preset uses all three (benchmarks/README.md,
+"Pusher"). The other probes lost or tied.
 
     .venv/bin/python benchmarks/probe_pusher.py --average --seed 0 --out average_s0.json
-    .venv/bin/python benchmarks/probe_pusher.py --fixed-sigma --seed 1
-    .venv/bin/python benchmarks/probe_pusher.py --value-activation tanh --value-lambda 0.9
+    .venv/bin/python benchmarks/probe_pusher.py --sigma-power 2 --seed 1
+    .venv/bin/python benchmarks/probe_pusher.py --adv-per-step 5 --set std_final=0.1
 
 The flags combine; with none it trains the preset unchanged (= ``learn.py``'s run of the seed).
 """
