@@ -22,7 +22,8 @@ from robopg.net_config import STD_KINDS, NetConfig
 #: why ``--antithetic`` and ``--engine warp`` do not combine (validation and make_collector say it)
 ANTITHETIC_WARP = (
     "--antithetic needs --engine batch, gym or auto: the warp engine draws every world's start "
-    "from one generator, so it cannot give a pair of envs the same starts."
+    "from one generator, so it cannot give a pair of envs the same starts (--no-antithetic "
+    "turns the pairs off)."
 )
 
 BASELINES = ("value", "mean", "none")
@@ -193,7 +194,7 @@ class TrainConfig:
         need(
             not self.antithetic or self.num_envs % 2 == 0,
             f"--antithetic pairs envs 2k and 2k+1, so --num-envs must be even, got "
-            f"{self.num_envs}.",
+            f"{self.num_envs} (--no-antithetic turns the pairs off).",
         )
         need(not self.antithetic or self.engine != "warp", ANTITHETIC_WARP)
         need(

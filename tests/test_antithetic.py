@@ -94,11 +94,16 @@ def test_training_with_pairs_collects_pairs(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--antithetic", "--num-envs", "5", "--steps-per-batch", "50"], "must be even, got 5."),
-        (["--antithetic", "--engine", "warp"], "--antithetic needs --engine batch, gym or auto"),
+        (
+            ["reacher", "--antithetic", "--num-envs", "5", "--steps-per-batch", "50"],
+            "must be even, got 5 (--no-antithetic turns the pairs off).",
+        ),
+        (["reacher", "--antithetic", "--engine", "warp"], "needs --engine batch, gym or auto"),
+        # the pusher preset turns the pairs on: the sentence says how to turn them off
+        (["pusher", "--preset", "pusher", "--num-envs", "15"], "(--no-antithetic turns the"),
     ],
 )
 def test_antithetic_misuse_is_one_sentence(args: list[str], message: str) -> None:
-    result = CliRunner().invoke(app, ["train", "reacher", *args])
+    result = CliRunner().invoke(app, ["train", *args])
     assert result.exit_code == 2
     assert message in result.output.replace("\n", "")
