@@ -64,6 +64,22 @@ def lr_factor(update_idx: int, total_updates: int, schedule: str, warmup: int) -
     return frac
 
 
+def update_settings(cfg: TrainConfig) -> UpdateSettings:
+    """What one REINFORCE update needs of a run's config."""
+    return UpdateSettings(
+        gamma=cfg.gamma,
+        lam=cfg.lam,
+        baseline=cfg.baseline,
+        normalize_adv=cfg.normalize_adv,
+        max_grad_norm=cfg.max_grad_norm,
+        value_epochs=cfg.value_epochs,
+        value_minibatches=cfg.value_minibatches,
+        ent_coef=cfg.ent_coef,
+        reward_scale=cfg.reward_scale,
+        value_lam=cfg.value_targets_lam(),
+    )
+
+
 def log_std_ceiling(
     update_idx: int, total_updates: int, log_std_init: float, std_final: float
 ) -> float:
@@ -151,18 +167,7 @@ class Trainer:
         self.collector = make_collector(
             self.env, self.policy, self.device, self.noise_gen, cfg.antithetic
         )
-        self.settings = UpdateSettings(
-            gamma=cfg.gamma,
-            lam=cfg.lam,
-            baseline=cfg.baseline,
-            normalize_adv=cfg.normalize_adv,
-            max_grad_norm=cfg.max_grad_norm,
-            value_epochs=cfg.value_epochs,
-            value_minibatches=cfg.value_minibatches,
-            ent_coef=cfg.ent_coef,
-            reward_scale=cfg.reward_scale,
-            value_lam=cfg.value_targets_lam(),
-        )
+        self.settings = update_settings(cfg)
         self.batch_steps = cfg.steps_per_batch * self.dist.world_size
         self.total_updates = math.ceil(cfg.steps / self.batch_steps)
         self.update_idx = 0
