@@ -111,16 +111,17 @@ def test_state_run_loads_into_controller_and_export(tiny_state_run: Path, tmp_pa
 
 @pytest.mark.parametrize("task", ["reacher", "pusher", "reacher3", "arm7"])
 def test_shipped_policies_predate_state_std_and_act_as_before(task: str) -> None:
-    """reacher, reacher3 and arm7 were shipped before ``--std`` existed: their header has no
-    ``std``; pusher's (retrained 2026-12-05) says ``param``. All are format 1, load as
-    ``param``, and the numpy controller gives the torch policy's actions."""
+    """reacher was shipped before ``--std`` existed: its header has no ``std`` (the
+    backward-compatible path); pusher, reacher3 and arm7 (retrained 2026-12-05) say ``param``.
+    All are format 1, load as ``param``, and the numpy controller gives the torch policy's
+    actions."""
     path = Path(__file__).resolve().parents[1] / "policies" / f"{task}.safetensors"
     from safetensors import safe_open
 
     with safe_open(str(path), framework="numpy") as f:
         header = json.loads(f.metadata()[META_KEY])
     assert header["format_version"] == 1
-    if task == "pusher":
+    if task != "reacher":
         assert header["net"]["std"] == "param"
     else:  # the backward-compatible path: a header written before the field existed
         assert "std" not in header["net"]
