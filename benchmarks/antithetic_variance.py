@@ -27,7 +27,7 @@ from robopg.checkpoint import load_checkpoint
 from robopg.config import TrainConfig
 from robopg.distributed import DistContext
 from robopg.envs import make_vector_env
-from robopg.policy import ValueNet
+from robopg.policy import GaussianPolicy, ValueNet
 from robopg.reinforce import compute_advantages, policy_loss, standardize
 from robopg.rollout import RolloutCollector
 from robopg.runs import resolve_policy_path
@@ -37,13 +37,21 @@ from robopg.trainer import update_settings
 CPU = torch.device("cpu")
 
 
-def batch_gradients(source: str, batches: int, antithetic: bool, seed: int) -> torch.Tensor:
-    """(batches, n_params) policy gradients (ascent direction) at the saved policy."""
+def load(source: str) -> tuple[TrainConfig, GaussianPolicy, ValueNet]:
+    """The saved run's config, policy and value net (read once, shared by both arms)."""
     ckpt = load_checkpoint(resolve_policy_path(source))
     cfg = TrainConfig.from_dict(ckpt.meta["config"], source=str(source))
     policy = policy_from_checkpoint(ckpt)
     value = ValueNet(policy.cfg, cfg.value_hidden_sizes(), cfg.value_activation_name())
     value.load_state_dict(ckpt.section("value"))
+    return cfg, policy, value
+
+
+def batch_gradients(
+    saved: tuple[TrainConfig, GaussianPolicy, ValueNet], batches: int, antithetic: bool, seed: int
+) -> torch.Tensor:
+    """(batches, n_params) policy gradients (ascent direction) at the saved policy."""
+    cfg, policy, value = saved
     env = make_vector_env(cfg.env, cfg.num_envs)
     collector = RolloutCollector(env, policy, CPU, torch.Generator().manual_seed(seed), antithetic)
     settings, dist = update_settings(cfg), DistContext()
@@ -73,8 +81,9 @@ def main() -> None:
     if args.batches < 2:
         parser.error("--batches must be at least 2 (a variance needs two batches).")
     t0 = time.perf_counter()
+    saved = load(args.source)
     arms = {
-        name: batch_gradients(args.source, args.batches, anti, args.seed)
+        name: batch_gradients(saved, args.batches, anti, args.seed)
         for name, anti in (("independent envs", False), ("antithetic pairs", True))
     }
     means = {name: g.mean(0) for name, g in arms.items()}
