@@ -104,7 +104,7 @@ def train(
     **flags: Any,
 ) -> None:
     """Train a Gaussian policy with REINFORCE on a task (default: reacher)."""
-    from robopg.trainer import Trainer, resume_config
+    from robopg.train.trainer import Trainer, resume_config
 
     if resume is not None:
         if preset or config or env:
@@ -166,6 +166,8 @@ def _print_start(cfg: TrainConfig, trainer: Any) -> None:
     )
     settings = ", ".join(f"{k}={v}" for k, v in cfg.to_dict().items())
     console.print(f"[dim]{settings}[/]", highlight=False)
+    backend = trainer.backend
+    console.print(f"[dim]backend {backend.name}: {escape(backend.reason)}[/]", highlight=False)
 
 
 train.__signature__ = inspect.signature(train).replace(  # type: ignore[attr-defined]
@@ -196,7 +198,7 @@ def eval_cmd(
     ] = None,
 ) -> None:
     """Evaluate a saved policy: mean return ± its standard error (deterministic by default)."""
-    from robopg.evaluate import evaluate_saved_policy, task_report
+    from robopg.deploy.evaluate import evaluate_saved_policy, task_report
 
     path, name, result = evaluate_saved_policy(source, episodes, seed, stochastic, engine, task)
     console.print(f"{name} · {path}\n{result.summary()}", highlight=False)
@@ -217,7 +219,7 @@ def export_cmd(
     ] = None,
 ) -> None:
     """Export a policy as one self-contained model (normaliser and action clipping included)."""
-    from robopg.export import export_policy
+    from robopg.deploy.export import export_policy
 
     path = export_policy(source, format, out)
     console.print(f"wrote {path} ({format}: obs float32 (batch, obs_dim) → action)")
@@ -278,7 +280,7 @@ def plot(
     height: Annotated[int, typer.Option(min=300, help="Image height in pixels.")] = 1000,
 ) -> None:
     """Learning curves (return vs env steps, mean ± std over seeds) and training diagnostics."""
-    from robopg.plot import plot_runs
+    from robopg.report.plot import plot_runs
 
     groups = plot_runs(runs, out, width=width, height=height)
     for group in groups:
@@ -296,7 +298,7 @@ def info(
     """Summarise a run: config, steps, best/last evaluation, checkpoints."""
     import json
 
-    from robopg.info import format_info, run_info
+    from robopg.report.info import format_info, run_info
 
     summary = run_info(run)
     if as_json:

@@ -23,16 +23,16 @@ from pathlib import Path
 
 import torch
 
-from robopg.checkpoint import load_checkpoint
+from robopg.algo.distributed import DistContext
+from robopg.algo.policy import GaussianPolicy, ValueNet
+from robopg.algo.reinforce import compute_advantages, policy_loss, standardize
+from robopg.collect.rollout import RolloutCollector
 from robopg.config import TrainConfig
-from robopg.distributed import DistContext
 from robopg.envs import make_vector_env
-from robopg.policy import GaussianPolicy, ValueNet
-from robopg.reinforce import compute_advantages, policy_loss, standardize
-from robopg.rollout import RolloutCollector
-from robopg.runs import resolve_policy_path
-from robopg.saved_policy import policy_from_checkpoint
-from robopg.trainer import update_settings
+from robopg.runs.checkpoint import load_checkpoint
+from robopg.runs.run_dir import resolve_policy_path
+from robopg.runs.saved_policy import policy_from_checkpoint
+from robopg.train.trainer import update_settings
 
 CPU = torch.device("cpu")
 

@@ -22,7 +22,7 @@ import gymnasium as gym
 import numpy as np
 
 import robopg.envs  # noqa: F401  (registers robopg's own arms with gymnasium)
-from robopg.controller import Controller
+from robopg.deploy.controller import Controller
 from robopg.envs import resolve_task
 
 

@@ -33,8 +33,8 @@ def main() -> None:
     import onnxruntime as ort
     import torch
 
-    from robopg.controller import Controller
-    from robopg.export import export_policy
+    from robopg.deploy.controller import Controller
+    from robopg.deploy.export import export_policy
 
     torch.set_num_threads(1)
     ctrl = Controller.load(args.task)
@@ -60,7 +60,7 @@ def main() -> None:
     }
     import mujoco
 
-    from robopg.mujoco_control import task_model
+    from robopg.deploy.mujoco_control import task_model
 
     model, data = task_model(args.task)
     results["mj_step, no policy"] = per_call_us(lambda: mujoco.mj_step(model, data), args.calls)

@@ -30,7 +30,7 @@ import torch
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from mujoco.batch import Batch
 
-from robopg.envs.engine import BatchedArmEnv, available_cores, skip_impossible_collisions
+from robopg.envs.batched import BatchedArmEnv, available_cores, skip_impossible_collisions
 from robopg.envs.registry import ARM_TASKS
 
 GYM_IDS = {"reacher": "Reacher-v5", "pusher": "Pusher-v5"}

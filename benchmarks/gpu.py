@@ -30,12 +30,12 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from robopg.device_rollout import DeviceRolloutCollector
+from robopg.algo.policy import GaussianPolicy, NetConfig
+from robopg.collect.device_rollout import DeviceRolloutCollector
+from robopg.collect.rollout import RolloutCollector
+from robopg.collect.warp.engine import WarpArmEnv
 from robopg.envs import ARM_TASKS
-from robopg.envs.engine import BatchedArmEnv
-from robopg.policy import GaussianPolicy, NetConfig
-from robopg.rollout import RolloutCollector
-from robopg.warp_engine.engine import WarpArmEnv
+from robopg.envs.batched import BatchedArmEnv
 
 # piped into a log, the 9-column table keeps whole numbers instead of cutting them to 80 columns
 console = Console() if sys.stdout.isatty() else Console(width=140)

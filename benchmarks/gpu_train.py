@@ -31,8 +31,8 @@ from rich.console import Console
 from rich.table import Table
 
 from robopg.config import resolve_config
-from robopg.evaluate import EvalResult
-from robopg.trainer import Trainer
+from robopg.deploy.evaluate import EvalResult
+from robopg.train.trainer import Trainer
 
 console = Console(width=140)
 

@@ -26,8 +26,8 @@ from rich.table import Table
 
 from robopg.config import TrainConfig, resolve_config
 from robopg.envs import resolve_task
-from robopg.plot import plot_runs
-from robopg.trainer import Trainer
+from robopg.report.plot import plot_runs
+from robopg.train.trainer import Trainer
 
 # TrainConfig's string-typed fields (annotations are strings under postponed evaluation).
 STRING_FIELDS = {f.name: f.type == "str" for f in dataclasses.fields(TrainConfig)}

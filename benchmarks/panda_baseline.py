@@ -135,7 +135,7 @@ def main() -> None:
         best = max(scores)
         print(f"best OSC gains: kp {best[1]:g}, kq {best[2]:g} (return {best[0]:.3f})")
     if args.policy:
-        from robopg.controller import Controller
+        from robopg.deploy.controller import Controller
 
         ctrl = Controller.load(args.policy)
         report(f"policy {args.policy}", args.episodes, run(lambda o, d: ctrl.act(o), args.episodes))

@@ -50,16 +50,16 @@ def peak_rss_mb() -> float:
 
 def final_score(act: Callable[[np.ndarray], np.ndarray], episodes: int) -> tuple[float, float]:
     """(mean, standard error) of ``episodes`` deterministic Reacher episodes under ``act``."""
-    from robopg.evaluate import run_episodes
+    from robopg.deploy.evaluate import run_episodes
 
     result = run_episodes("reacher", act, episodes, seed=FINAL_SEED, engine="batch")
     return result.mean, result.stderr
 
 
 def run_robopg(seed: int, steps: int, eval_every: int, eval_eps: int, final_eps: int) -> dict:
-    from robopg.acting import policy_act_fn
+    from robopg.algo.acting import policy_act_fn
     from robopg.config import resolve_config
-    from robopg.trainer import Trainer
+    from robopg.train.trainer import Trainer
 
     with tempfile.TemporaryDirectory() as out:
         flags = {"env": "reacher", "seed": seed, "steps": steps, "out": out}
@@ -103,8 +103,8 @@ def run_sb3(
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
 
-    from robopg.evaluate import run_episodes
-    from robopg.trainer import EVAL_SEED_OFFSET
+    from robopg.deploy.evaluate import run_episodes
+    from robopg.train.trainer import EVAL_SEED_OFFSET
 
     venv = VecNormalize(make_vec_env("Reacher-v5", n_envs=SB3_ENVS, seed=seed))
     model = {"a2c": sb3.A2C, "ppo": sb3.PPO}[algo]("MlpPolicy", venv, seed=seed, device="cpu")

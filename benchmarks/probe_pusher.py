@@ -34,8 +34,8 @@ from typing import Any
 
 import torch
 
-import robopg.reinforce as reinforce_mod
-import robopg.trainer as trainer_mod
+import robopg.algo.reinforce as reinforce_mod
+import robopg.train.trainer as trainer_mod
 from robopg.config import resolve_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from robopg.config import resolve_config
-from robopg.trainer import Trainer
+from robopg.train.trainer import Trainer
 
 # The collector's engine step vs policy forward is not split here: the engine releases the GIL
 # inside Batch.step and the sampler then charges the following Python frames' time to it (the
@@ -130,15 +130,15 @@ def collector_split(cfg: Any, steps: int = 2000) -> dict[str, float]:
     import torch
     from threadpoolctl import threadpool_limits
 
-    from robopg import numpy_sampler
-    from robopg.engines import make_engine
-    from robopg.policy import GaussianPolicy
+    from robopg.algo.policy import GaussianPolicy
+    from robopg.collect.build import make_engine
+    from robopg.fast import sampler as numpy_sampler
 
     torch.set_num_threads(1)
     env = make_engine(cfg.env, cfg.num_envs, engine=cfg.engine, device=torch.device("cpu"))
     policy = GaussianPolicy(cfg.net_config(env.obs_dim, env.act_dim))
     gen = torch.Generator().manual_seed(0)
-    assert numpy_sampler.usable(policy, torch.device("cpu")), "the trainer samples in numpy"
+    assert numpy_sampler.usable(policy), "the trainer samples in numpy"
     sample = numpy_sampler.NumpySampler(policy, gen).sample
     obs = env.reset(0)
     spent = np.zeros(3)

@@ -24,9 +24,9 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from robopg.algo.reinforce import update
 from robopg.config import TrainConfig
-from robopg.reinforce import update
-from robopg.trainer import Trainer
+from robopg.train.trainer import Trainer
 
 
 def free_port() -> int:

@@ -16,7 +16,7 @@ import gymnasium.envs.mujoco as gym_mujoco
 import mujoco
 import numpy as np
 
-from robopg.envs.engine import ArmTask, ReachTask, ctrl_cost, row_norm, target_in_disc
+from robopg.envs.batched import ArmTask, ReachTask, ctrl_cost, row_norm, target_in_disc
 
 GYM_ASSETS = Path(gym_mujoco.__file__).parent / "assets"
 

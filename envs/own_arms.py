@@ -14,7 +14,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from robopg.envs.engine import ReachTask, target_in_disc
+from robopg.envs.batched import ReachTask, target_in_disc
 
 ASSETS = Path(__file__).parent / "assets"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from robopg.envs.engine import ArmTask, ReachTask, ctrl_cost, row_norm
+from robopg.envs.batched import ArmTask, ReachTask, ctrl_cost, row_norm
 
 ASSETS = Path(__file__).parent / "assets"
 

@@ -10,7 +10,7 @@ import difflib
 
 import gymnasium as gym
 
-from robopg.envs.engine import BatchedArmEnv
+from robopg.envs.batched import BatchedArmEnv
 from robopg.envs.gym_env import register_gym_envs
 from robopg.envs.gym_vector import GymVectorEnv
 from robopg.envs.tasks import ARM_TASKS, TASKS, TaskSpec

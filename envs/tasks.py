@@ -7,7 +7,7 @@ had to agree. Adding a task is now one ``TaskSpec`` entry in ``TASK_TABLE`` (plu
 observation and reward).
 
 This module imports no gymnasium registration and nothing of the training stack, so the engine,
-the gymnasium env and ``robopg.mujoco_control`` can all read it.
+the gymnasium env and ``robopg.deploy.mujoco_control`` can all read it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from robopg.envs.engine import ArmTask
+from robopg.envs.batched import ArmTask
 from robopg.envs.gym_arms import PusherTask, ReacherTask
 from robopg.envs.own_arms import Arm7Task, Reacher3Task
 from robopg.envs.panda import PandaPushTask, PandaReachTask
@@ -32,7 +32,7 @@ class TaskSpec:
     - ``solved``: the deterministic-eval return we call solved (None: no bar set).
     - ``registers_gym``: robopg registers ``gym_id`` with gymnasium itself (its env is
       ``robopg.envs.gym_env.ArmGymEnv`` running ``arm``); False for ids gymnasium ships.
-    - ``warp``: the MuJoCo Warp device engine (``robopg.warp_engine``, extra ``robopg[gpu]``)
+    - ``warp``: the MuJoCo Warp device engine (``robopg.collect.warp``, extra ``robopg[gpu]``)
       runs the task; listed here because ``robopg.envs`` may not import that torch module.
     """
 

@@ -46,7 +46,7 @@ class VectorEnv(Protocol):
 
         ``paired``: env i is seeded with ``seed + i // 2`` instead, so envs 2k and 2k+1 start
         every episode alike for as long as their episodes end together (antithetic pairs, see
-        ``robopg.antithetic``); needs an even number of envs."""
+        ``robopg.algo.antithetic``); needs an even number of envs."""
         ...
 
     def step(self, actions: np.ndarray) -> StepResult: ...

@@ -16,8 +16,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from robopg.algo import activations
+from robopg.algo.net_config import STD_KINDS, NetConfig
 from robopg.errors import ConfigError
-from robopg.net_config import STD_KINDS, NetConfig
 
 #: why ``--antithetic`` and ``--engine warp`` do not combine (validation and make_collector say it)
 ANTITHETIC_WARP = (
@@ -29,7 +30,7 @@ ANTITHETIC_WARP = (
 BASELINES = ("value", "mean", "none")
 DEVICES = ("auto", "cpu", "cuda")
 LR_SCHEDULES = ("constant", "linear")
-ACTIVATIONS = ("tanh", "relu", "elu")  # robopg.policy.ACTIVATIONS' names (no torch import here)
+ACTIVATIONS = activations.NAMES  # the one table's names (robopg.algo.activations, no torch)
 
 
 def _layer_sizes(text: str, name: str) -> tuple[int, ...]:
@@ -334,6 +335,11 @@ def _coerce(name: str, value: Any, kind: type, source: str) -> Any:
     return value
 
 
+#: what a run records in its ``config.json`` beside the settings (not settings themselves, so
+#: ``--config runs/<run>/config.json`` drops them): the backend that trained it
+RUN_RECORDS = ("backend",)
+
+
 def load_toml(path: Path) -> dict[str, Any]:
     """Read a config file: a flat TOML table of TrainConfig fields, or a run's ``config.json``
     (so ``--config runs/<run>/config.json`` repeats a run's settings)."""
@@ -342,7 +348,7 @@ def load_toml(path: Path) -> dict[str, Any]:
             data = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(data, dict):
                 raise ConfigError(f"Config file '{path}' must hold a JSON object of settings.")
-            return data
+            return {k: v for k, v in data.items() if k not in RUN_RECORDS}
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
@@ -447,6 +453,6 @@ def _check_preset_task(preset: str, preset_env: Any, asked: Any) -> None:
 
 def save_json(path: Path, data: dict[str, Any]) -> None:
     """Pretty JSON, written atomically (see checkpoint.atomic_write)."""
-    from robopg.checkpoint import atomic_write
+    from robopg.runs.checkpoint import atomic_write
 
     atomic_write(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())

@@ -19,10 +19,10 @@ import argparse
 import json
 from pathlib import Path
 
-from robopg.checkpoint import atomic_write, load_checkpoint, policy_only, save_checkpoint
-from robopg.controller import Controller
-from robopg.evaluate import run_episodes, task_report
-from robopg.runs import resolve_policy_path
+from robopg.deploy.controller import Controller
+from robopg.deploy.evaluate import run_episodes, task_report
+from robopg.runs.checkpoint import atomic_write, load_checkpoint, policy_only, save_checkpoint
+from robopg.runs.run_dir import resolve_policy_path
 
 EPISODES, SEED = 500, 0
 

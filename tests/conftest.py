@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from robopg.config import TrainConfig
-from robopg.trainer import Trainer
+from robopg.train.trainer import Trainer
 from robopg.variance import VarianceSettings
 
 # Shared test problems (tests/helpers/*.py) import as plain modules, e.g. `linear_gaussian`.

@@ -11,14 +11,14 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from robopg.antithetic import exploration_noise
+from robopg.algo.antithetic import exploration_noise
+from robopg.algo.net_config import NetConfig
+from robopg.algo.policy import GaussianPolicy
 from robopg.cli import app
+from robopg.collect.rollout import RolloutCollector
 from robopg.envs import make_vector_env
 from robopg.errors import EnvError
-from robopg.net_config import NetConfig
-from robopg.policy import GaussianPolicy
-from robopg.rollout import RolloutCollector
-from robopg.trainer import Trainer
+from robopg.train.trainer import Trainer
 
 from .conftest import tiny_config
 

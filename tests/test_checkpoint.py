@@ -11,16 +11,16 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from robopg.checkpoint import (
+from robopg.algo.policy import GaussianPolicy
+from robopg.deploy.controller import Controller
+from robopg.errors import CheckpointError
+from robopg.runs.checkpoint import (
     Checkpoint,
     atomic_write,
     load_checkpoint,
     save_checkpoint,
 )
-from robopg.controller import Controller
-from robopg.errors import CheckpointError
-from robopg.policy import GaussianPolicy
-from robopg.saved_policy import policy_from_checkpoint
+from robopg.runs.saved_policy import policy_from_checkpoint
 
 
 def load_saved(path: Path) -> GaussianPolicy:
@@ -163,7 +163,7 @@ def test_eval_errors_are_one_sentence(args: list[str], message: str) -> None:
 
 def test_resume_refuses_a_checkpoint_whose_spaces_differ(tiny_run: Path, tmp_path: Path) -> None:
     """A checkpoint whose network sizes do not fit the env (e.g. the env's version changed)."""
-    from robopg.trainer import Trainer, resume_config
+    from robopg.train.trainer import Trainer, resume_config
 
     ckpt = load_checkpoint(tiny_run / "checkpoints" / "step_0000001600.safetensors")
     ckpt.meta["net"]["obs_dim"] = 11

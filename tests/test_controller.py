@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from robopg.controller import Controller
+from robopg.deploy.controller import Controller
 
 
 def test_acting_never_imports_torch(tiny_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,7 +53,7 @@ def test_loading_never_imports_torch() -> None:
 
     code = (
         "import sys, numpy as np\n"
-        "from robopg.controller import Controller\n"
+        "from robopg.deploy.controller import Controller\n"
         "c = Controller.load('reacher')\n"
         "c.act(np.zeros(c.obs_dim))\n"
         "assert not [m for m in sys.modules if m == 'torch' or m.startswith('torch.')]\n"
@@ -66,8 +66,8 @@ def test_numpy_load_equals_the_torch_policy(tiny_run: Path) -> None:
     """The arrays read without torch are the torch policy's own, as float64, bit for bit."""
     import torch
 
-    from robopg.policy import GaussianPolicy
-    from robopg.saved_policy import load_policy
+    from robopg.algo.policy import GaussianPolicy
+    from robopg.runs.saved_policy import load_policy
 
     saved = load_policy(tiny_run)
     policy: GaussianPolicy = saved.policy
@@ -87,8 +87,8 @@ def test_numpy_load_equals_the_torch_policy(tiny_run: Path) -> None:
 
 
 def test_a_checkpoint_of_another_network_is_one_clear_error(tiny_run: Path, tmp_path: Path) -> None:
-    from robopg.checkpoint import load_checkpoint, save_checkpoint
     from robopg.errors import CheckpointError
+    from robopg.runs.checkpoint import load_checkpoint, save_checkpoint
 
     ckpt = load_checkpoint(tiny_run / "final.safetensors")
     ckpt.meta["net"]["hidden"] = [32, 32]

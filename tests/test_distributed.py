@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from robopg.distributed import DistContext
+from robopg.algo.distributed import DistContext
 
 PROBLEM = Path(__file__).parent / "helpers" / "dist_problem.py"
 _spec = importlib.util.spec_from_file_location("dist_problem", PROBLEM)
@@ -89,8 +89,8 @@ def test_torchrun_two_ranks_train_with_the_warp_engine(tmp_path: Path) -> None:
     # 8 worlds × 200 steps: every world finished 4 episodes of 50 steps, counted over both ranks
     assert sum(r["rollout/episodes"] for r in rows) == 2 * 4 * (1600 // 2 // 4 // 50)
 
-    from robopg.evaluate import evaluate_saved_policy
-    from robopg.trainer import EVAL_SEED_OFFSET
+    from robopg.deploy.evaluate import evaluate_saved_policy
+    from robopg.train.trainer import EVAL_SEED_OFFSET
 
     _, _, ev = evaluate_saved_policy(
         run_dir / "final.safetensors", 20, seed=EVAL_SEED_OFFSET, engine="batch"

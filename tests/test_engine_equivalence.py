@@ -13,7 +13,7 @@ import pytest
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from robopg.envs import make_vector_env
-from robopg.envs.engine import BatchedArmEnv
+from robopg.envs.batched import BatchedArmEnv
 from robopg.envs.gym_vector import GymVectorEnv
 
 EPISODES = 3  # auto-resets per env in every run

@@ -15,7 +15,7 @@ from gymnasium.utils.env_checker import check_env
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from robopg.envs import TASKS, make_vector_env
-from robopg.envs.engine import BatchedArmEnv
+from robopg.envs.batched import BatchedArmEnv
 from robopg.envs.own_arms import Arm7Task, Reacher3Task
 
 OWN = ["reacher3", "arm7"]

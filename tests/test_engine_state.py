@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from robopg.envs import make_vector_env
-from robopg.envs.engine import BatchedArmEnv
+from robopg.envs.batched import BatchedArmEnv
 from robopg.envs.gym_vector import GymVectorEnv
 from robopg.errors import EnvError
 
@@ -108,7 +108,7 @@ def test_engine_selection() -> None:
 def test_threads_default_to_available_cores() -> None:
     env = make_vector_env("reacher", 64)
     assert isinstance(env, BatchedArmEnv)
-    from robopg.envs.engine import available_cores
+    from robopg.envs.batched import available_cores
 
     assert env.num_threads == min(available_cores(), 64)
     with pytest.raises(EnvError, match="num_threads"):

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from robopg.checkpoint import load_checkpoint
-from robopg.evaluate import EvalResult
-from robopg.trainer import Trainer
+from robopg.deploy.evaluate import EvalResult
+from robopg.runs.checkpoint import load_checkpoint
+from robopg.train.trainer import Trainer
 
 from .conftest import tiny_config
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from robopg.checkpoint import load_checkpoint, save_checkpoint
 from robopg.cli import app
-from robopg.controller import Controller
+from robopg.deploy.controller import Controller
+from robopg.runs.checkpoint import load_checkpoint, save_checkpoint
 
 
 def _observations(ctrl: Controller) -> np.ndarray:

@@ -6,12 +6,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from robopg.controller import Controller
-from robopg.distributed import DistContext
-from robopg.policy import GaussianPolicy, NetConfig, ValueNet
-from robopg.reinforce import UpdateSettings, update
-from robopg.rollout import Rollout
-from robopg.trainer import Trainer
+from robopg.algo.batch import Rollout
+from robopg.algo.distributed import DistContext
+from robopg.algo.policy import GaussianPolicy, NetConfig, ValueNet
+from robopg.algo.reinforce import UpdateSettings, update
+from robopg.deploy.controller import Controller
+from robopg.train.trainer import Trainer
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

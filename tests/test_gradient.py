@@ -4,9 +4,9 @@ baseline lowers its variance (the problem: tests/helpers/linear_gaussian.py)."""
 import torch
 from linear_gaussian import S, make_policy, reward, true_gradient_parts
 
-from robopg.policy import GaussianPolicy, ValueNet
-from robopg.reinforce import UpdateSettings, compute_advantages, fit_value, policy_loss
-from robopg.rollout import Rollout
+from robopg.algo.batch import Rollout
+from robopg.algo.policy import GaussianPolicy, ValueNet
+from robopg.algo.reinforce import UpdateSettings, compute_advantages, fit_value, policy_loss
 
 
 def one_step_rollout(obs: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor) -> Rollout:

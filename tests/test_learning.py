@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from robopg.config import TrainConfig
-from robopg.trainer import Trainer
+from robopg.train.trainer import Trainer
 
 
 @pytest.mark.slow

@@ -15,16 +15,16 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from robopg.checkpoint import load_checkpoint
+from robopg.algo.batch import Rollout
+from robopg.algo.distributed import DistContext
+from robopg.algo.net_config import NetConfig
+from robopg.algo.policy import GaussianPolicy, ValueNet
+from robopg.algo.reinforce import UpdateSettings, compute_advantages, update
 from robopg.cli import app
-from robopg.controller import Controller
-from robopg.distributed import DistContext
-from robopg.net_config import NetConfig
-from robopg.policy import GaussianPolicy, ValueNet
-from robopg.reinforce import UpdateSettings, compute_advantages, update
-from robopg.rollout import Rollout
-from robopg.saved_policy import load_policy
-from robopg.trainer import Trainer, lr_factor
+from robopg.deploy.controller import Controller
+from robopg.runs.checkpoint import load_checkpoint
+from robopg.runs.saved_policy import load_policy
+from robopg.train.trainer import Trainer, lr_factor
 
 from .conftest import tiny_config
 from .test_update import batch
@@ -235,7 +235,7 @@ def test_bad_lever_values_are_one_sentence(args: list[str], message: str) -> Non
 
 
 def test_sigma_ceiling_falls_log_linearly_from_init_to_final() -> None:
-    from robopg.trainer import log_std_ceiling
+    from robopg.train.trainer import log_std_ceiling
 
     # log σ from −0.5 to log 0.05 ≈ −2.9957 over 4 updates: a quarter of the way per update
     end = math.log(0.05)
@@ -247,7 +247,7 @@ def test_std_final_holds_sigma_under_the_ceiling_after_every_update(tmp_path: Pa
     """Tiny run of 4 updates from log σ −0.5 with --std-final 0.1: the σ each update samples
     with (logged ``train/std``) is the previous update's ceiling, up to one Adam step (≤ lr in
     log σ); the saved σ is exactly 0.1; without the option σ stays near its start."""
-    from robopg.trainer import log_std_ceiling
+    from robopg.train.trainer import log_std_ceiling
 
     result = Trainer(tiny_config(tmp_path, std_final=0.1), show_progress=False).train()
     assert result.run_dir is not None

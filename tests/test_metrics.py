@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from robopg.checkpoint import load_checkpoint
 from robopg.cli import app
-from robopg.trainer import Trainer
+from robopg.runs.checkpoint import load_checkpoint
+from robopg.train.trainer import Trainer
 
 from .conftest import tiny_config
 

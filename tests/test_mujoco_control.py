@@ -7,7 +7,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from robopg.controller import Controller
+from robopg.deploy.controller import Controller
 from robopg.errors import EnvError
 
 
@@ -26,7 +26,7 @@ def _callback_trajectory(
     ctrl: Controller, task: str, seed: int, steps: int, frame_skip: int
 ) -> list[np.ndarray]:
     """The env's reset state (by reset_data), then nothing but mj_step with the callback."""
-    from robopg.mujoco_control import reset_data, task_model
+    from robopg.deploy.mujoco_control import reset_data, task_model
 
     model, data = task_model(task)
     reset_data(task, model, data, seed)
@@ -73,7 +73,7 @@ def test_mj_step_with_callback_matches_env(
 )
 def test_reset_data_is_the_env_reset(task: str, gym_id: str) -> None:
     """Same seed, same start: qpos, qvel, the mocap target and the first observation."""
-    from robopg.mujoco_control import reset_data, task_model
+    from robopg.deploy.mujoco_control import reset_data, task_model
 
     env = gym.make(gym_id)
     model, data = task_model(task)
@@ -91,7 +91,7 @@ def test_reset_data_is_the_env_reset(task: str, gym_id: str) -> None:
 
 def test_detach_removes_the_callback(tiny_run: Path) -> None:
     ctrl = Controller.load(tiny_run)
-    from robopg.mujoco_control import task_model
+    from robopg.deploy.mujoco_control import task_model
 
     model, data = task_model("reacher")
     with ctrl.attach(model, data):
@@ -103,7 +103,7 @@ def test_detach_removes_the_callback(tiny_run: Path) -> None:
 
 
 def test_attach_refuses_a_model_of_another_arm(tiny_run: Path) -> None:
-    from robopg.mujoco_control import task_model
+    from robopg.deploy.mujoco_control import task_model
 
     model, data = task_model("pusher")
     with pytest.raises(EnvError, match="actuators"):
@@ -112,7 +112,7 @@ def test_attach_refuses_a_model_of_another_arm(tiny_run: Path) -> None:
 
 def test_attach_refuses_a_task_without_an_arm(tiny_run: Path) -> None:
     """Any object with task/act_dim/act can be attached; the task must be in the table."""
-    from robopg.mujoco_control import Attachment, task_model
+    from robopg.deploy.mujoco_control import Attachment, task_model
 
     model, data = task_model("reacher")
 

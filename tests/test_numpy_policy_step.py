@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from robopg import numpy_policy_step
-from robopg.distributed import DistContext
+from robopg.algo.distributed import DistContext
+from robopg.algo.net_config import NetConfig
+from robopg.algo.policy import GaussianPolicy, ValueNet
+from robopg.algo.reinforce import torch_policy_step, update
 from robopg.errors import TrainingDiverged
-from robopg.net_config import NetConfig
-from robopg.policy import GaussianPolicy, ValueNet
-from robopg.reinforce import update
+from robopg.fast import policy_step as numpy_policy_step
+from robopg.train.backend import pick_backend
 
 from .conftest import tiny_config
 from .test_update import ACT, OBS, SETTINGS, batch
@@ -26,7 +27,7 @@ from .test_update import ACT, OBS, SETTINGS, batch
     [(None, 0.0, 0.5), (-0.4, 0.01, 0.5), (None, 0.0, 0.0), (-0.6, 0.0, 1e-3)],
 )
 def test_numpy_step_equals_the_torch_step(
-    floor: float | None, ent_coef: float, max_grad_norm: float, monkeypatch: pytest.MonkeyPatch
+    floor: float | None, ent_coef: float, max_grad_norm: float
 ) -> None:
     torch.manual_seed(0)
     policy = GaussianPolicy(NetConfig(OBS, ACT, log_std_floor=floor))
@@ -37,14 +38,15 @@ def test_numpy_step_equals_the_torch_step(
     value = ValueNet(NetConfig(OBS, ACT))
     s = dataclasses.replace(SETTINGS, ent_coef=ent_coef, max_grad_norm=max_grad_norm)
     results = []
-    for in_numpy in (True, False):
-        if not in_numpy:
-            monkeypatch.setattr(numpy_policy_step, "usable", lambda *args: False)
+    for step in (numpy_policy_step.policy_step, torch_policy_step):
         p, v = copy.deepcopy(policy), copy.deepcopy(value)
         popt = torch.optim.Adam(p.parameters(), lr=1e-2)
         vopt = torch.optim.Adam(v.parameters(), lr=1e-3)
         rows = [
-            update(batch(k), p, v, popt, vopt, s, DistContext(), torch.Generator()) for k in (0, 1)
+            update(
+                batch(k), p, v, popt, vopt, s, DistContext(), torch.Generator(), policy_step=step
+            )
+            for k in (0, 1)
         ]
         results.append((p, popt, rows))
     (mine, mine_opt, mine_rows), (ref, ref_opt, ref_rows) = results
@@ -75,32 +77,50 @@ def test_a_non_finite_step_is_refused_and_changes_nothing() -> None:
     bad = batch(0)
     bad.actions[3, 2, 1] = float("nan")
     with pytest.raises(TrainingDiverged, match="the policy loss became NaN/Inf"):
-        update(bad, policy, value, popt, vopt, SETTINGS, DistContext(), torch.Generator())
+        update(
+            bad,
+            policy,
+            value,
+            popt,
+            vopt,
+            SETTINGS,
+            DistContext(),
+            torch.Generator(),
+            policy_step=numpy_policy_step.policy_step,
+        )
     for name, tensor in policy.state_dict().items():
         assert torch.equal(tensor, before[name]), name
     assert not popt.state  # Adam never stepped
 
 
-def test_covers_single_process_param_policies_only() -> None:
+def test_the_numpy_backend_covers_single_process_param_policies_only() -> None:
     cpu = torch.device("cpu")
     policy = GaussianPolicy(NetConfig(OBS, ACT))
     opt = torch.optim.Adam(policy.parameters())
-    assert numpy_policy_step.usable(policy, opt, cpu, DistContext())
-    assert not numpy_policy_step.usable(policy, opt, cpu, DistContext(world_size=2))
-    assert not numpy_policy_step.usable(
-        policy, torch.optim.SGD(policy.parameters(), lr=1), cpu, DistContext()
-    )
+    value = ValueNet(NetConfig(OBS, ACT))
+    vopt = torch.optim.Adam(value.parameters())
+    assert numpy_policy_step.usable(policy, opt)
+    assert pick_backend(policy, opt, value, vopt, cpu, DistContext()).name == "numpy"
+    assert pick_backend(policy, opt, None, None, cpu, DistContext()).name == "numpy"
+    two = pick_backend(policy, opt, value, vopt, cpu, DistContext(world_size=2))
+    assert (two.name, two.reason) == ("torch", "torchrun averages gradients across processes")
+    sgd = torch.optim.SGD(policy.parameters(), lr=1)
+    assert not numpy_policy_step.usable(policy, sgd)
+    assert pick_backend(policy, sgd, value, vopt, cpu, DistContext()).name == "torch"
+    value_sgd = torch.optim.SGD(value.parameters(), lr=1)
+    assert pick_backend(policy, opt, value, value_sgd, cpu, DistContext()).name == "torch"
     state = GaussianPolicy(NetConfig(OBS, ACT, std="state"))
-    assert not numpy_policy_step.usable(
-        state, torch.optim.Adam(state.parameters()), cpu, DistContext()
-    )
+    state_opt = torch.optim.Adam(state.parameters())
+    assert not numpy_policy_step.usable(state, state_opt)
+    picked = pick_backend(state, state_opt, value, vopt, cpu, DistContext())
+    assert picked.name == "torch" and "--std state" in picked.reason
 
 
 def test_training_runs_numpy_blas_on_one_thread(tmp_path: Path) -> None:
     """The numpy steps' matrix products must not spread over threads the physics needs."""
     from threadpoolctl import threadpool_info
 
-    from robopg.trainer import Trainer
+    from robopg.train.trainer import Trainer
 
     seen: list[int] = []
 

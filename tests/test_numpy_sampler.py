@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from robopg import numpy_sampler
+from robopg.algo.net_config import NetConfig
+from robopg.algo.policy import GaussianPolicy
+from robopg.collect.rollout import RolloutCollector
 from robopg.envs import make_vector_env
-from robopg.net_config import NetConfig
-from robopg.policy import GaussianPolicy
-from robopg.rollout import RolloutCollector
+from robopg.fast import sampler as numpy_sampler
+from robopg.train.backend import numpy_backend, torch_backend
 
 CPU = torch.device("cpu")
 
@@ -64,23 +65,22 @@ def test_follows_the_optimizer_and_the_floor() -> None:
 
 
 def test_covers_cpu_float32_param_policies_only() -> None:
-    assert numpy_sampler.usable(_policy(), CPU)
-    assert not numpy_sampler.usable(_policy(), torch.device("meta"))
-    assert not numpy_sampler.usable(GaussianPolicy(NetConfig(10, 3, std="state")), CPU)
-    assert not numpy_sampler.usable(_policy().double(), CPU)
+    assert numpy_sampler.usable(_policy())
+    assert not numpy_sampler.usable(_policy().to("meta"))
+    assert not numpy_sampler.usable(GaussianPolicy(NetConfig(10, 3, std="state")))
+    assert not numpy_sampler.usable(_policy().double())
 
 
-def test_collected_batch_matches_the_torch_sampler(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_collected_batch_matches_the_torch_sampler() -> None:
     """The same env, policy and generator seed with the numpy and the torch sampler: equal
     observations and flags on the first steps, actions and rewards within float32 rounding."""
     batches = []
-    for use_numpy in (True, False):
-        if not use_numpy:
-            monkeypatch.setattr(numpy_sampler, "usable", lambda policy, device: False)
+    for backend in (numpy_backend("test"), torch_backend("test")):
         env = make_vector_env("reacher", 4, num_threads=1)
         torch.manual_seed(0)
         policy = GaussianPolicy(NetConfig(env.obs_dim, env.act_dim))
-        collector = RolloutCollector(env, policy, CPU, torch.Generator().manual_seed(5))
+        gen = torch.Generator().manual_seed(5)
+        collector = RolloutCollector(env, policy, CPU, gen, make_sampler=backend.make_sampler)
         collector.reset(11)
         batches.append(collector.collect(60))  # crosses the 50-step episode end
         env.close()

@@ -13,7 +13,7 @@ from gymnasium.utils.env_checker import check_env
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from robopg.envs import TASKS, make_vector_env
-from robopg.envs.engine import BatchedArmEnv
+from robopg.envs.batched import BatchedArmEnv
 from robopg.envs.panda import PANDA_HOME, TARGET_HIGH, TARGET_LOW, PandaReachTask
 
 # Franka's modified DH parameters (a_{i-1}, d_i, alpha_{i-1}) and the flange, written here
@@ -231,7 +231,7 @@ def test_eval_report_hand_computed() -> None:
 
 def test_eval_keeps_each_episodes_last_obs_and_peaks() -> None:
     """run_episodes' final_obs is the env's last observation; the peaks bound every step."""
-    from robopg.evaluate import run_episodes, task_report
+    from robopg.deploy.evaluate import run_episodes, task_report
 
     result = run_episodes("panda-reach", lambda obs: np.zeros((obs.shape[0], 7)), 3, seed=4)
     assert result.final_obs is not None and result.peak_obs is not None
@@ -255,7 +255,7 @@ def test_robopg_eval_prints_success_and_safety(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from robopg.cli import app
-    from robopg.trainer import Trainer
+    from robopg.train.trainer import Trainer
 
     from .conftest import tiny_config
 

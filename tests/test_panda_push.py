@@ -9,7 +9,7 @@ import pytest
 from scripted_push import push_action, push_direction
 
 from robopg.envs import make_vector_env
-from robopg.envs.engine import BatchedArmEnv
+from robopg.envs.batched import BatchedArmEnv
 from robopg.envs.panda import (
     GOAL_HIGH,
     GOAL_LOW,

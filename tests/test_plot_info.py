@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from robopg.checkpoint import load_checkpoint
 from robopg.cli import app
-from robopg.plot import group_runs, mean_curve
-from robopg.runs import RunRecord
-from robopg.trainer import Trainer
+from robopg.report.plot import group_runs, mean_curve
+from robopg.runs.checkpoint import load_checkpoint
+from robopg.runs.run_dir import RunRecord
+from robopg.train.trainer import Trainer
 
 from .conftest import tiny_config
 

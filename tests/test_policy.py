@@ -2,13 +2,14 @@
 
 import math
 
+import numpy as np
 import torch
 
+from robopg.algo.activations import ACTIVATIONS as TABLE
+from robopg.algo.normalize import RunningMeanStd
+from robopg.algo.policy import ACTIVATIONS as TORCH_ACTIVATIONS
+from robopg.algo.policy import GaussianPolicy, NetConfig
 from robopg.config import ACTIVATIONS as CONFIG_ACTIVATIONS
-from robopg.controller import _ACTIVATIONS as NUMPY_ACTIVATIONS
-from robopg.normalize import RunningMeanStd
-from robopg.policy import ACTIVATIONS as TORCH_ACTIVATIONS
-from robopg.policy import GaussianPolicy, NetConfig
 
 
 def make_policy(seed: int = 0) -> GaussianPolicy:
@@ -87,5 +88,18 @@ def test_normaliser_never_serves_stale_statistics() -> None:
 
 def test_every_activation_the_config_accepts_is_built_and_deployable() -> None:
     """config.ACTIVATIONS (torch-free, for validation) names exactly the activations the
-    torch nets build and the numpy Controller runs, so a name added to one is added to all."""
-    assert set(CONFIG_ACTIVATIONS) == set(TORCH_ACTIVATIONS) == set(NUMPY_ACTIVATIONS)
+    torch nets build and the numpy MLP (training's fast path and the Controller) runs, all read
+    from one table; each numpy activation and derivative equals torch's."""
+    assert set(CONFIG_ACTIVATIONS) == set(TORCH_ACTIVATIONS) == set(TABLE)
+    z = torch.linspace(-3, 3, 61, dtype=torch.float64)
+    for name, module in TORCH_ACTIVATIONS.items():
+        h = z.clone().requires_grad_()
+        out = module()(h)
+        out.sum().backward()
+        mine = z.numpy().copy()
+        TABLE[name].apply_(mine)
+        np.testing.assert_allclose(mine, out.detach().numpy(), rtol=1e-12, atol=1e-15)
+        assert h.grad is not None
+        np.testing.assert_allclose(
+            TABLE[name].derivative(mine), h.grad.numpy(), rtol=1e-12, atol=1e-15
+        )

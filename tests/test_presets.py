@@ -128,7 +128,7 @@ def test_presets_command_lists_each_with_its_purpose() -> None:
 
 
 def test_value_hidden_sizes_the_value_net_alone(tmp_path: Path) -> None:
-    from robopg.trainer import Trainer
+    from robopg.train.trainer import Trainer
 
     from .conftest import tiny_config
 

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from robopg.checkpoint import load_checkpoint
 from robopg.envs import make_vector_env
-from robopg.trainer import Trainer, resume_config
+from robopg.runs.checkpoint import load_checkpoint
+from robopg.train.trainer import Trainer, resume_config
 
 from .conftest import tiny_config
 
@@ -116,7 +116,7 @@ _KILL_SCRIPT = textwrap.dedent(
     """
     import sys
     from robopg.config import TrainConfig
-    from robopg.trainer import Trainer
+    from robopg.train.trainer import Trainer
     cfg = TrainConfig().updated({"env": "reacher", "steps": 10**7, "num_envs": 4,
         "steps_per_batch": 40, "checkpoint_every": 1, "device": "cpu", "engine": "gym",
         "out": sys.argv[1]}, "test")

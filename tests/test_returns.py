@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from robopg.returns import discounted_returns, gae_advantages
+from robopg.algo.returns import discounted_returns, gae_advantages
 
 
 def col(*xs: float) -> torch.Tensor:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from robopg.errors import ConfigError
-from robopg.runs import RunDir
+from robopg.runs.run_dir import RunDir
 
 
 def test_taken_names_get_the_next_suffix(tmp_path: Path) -> None:

@@ -16,13 +16,13 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from robopg import checkpoint as checkpoint_module
-from robopg.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from robopg.cli import app
 from robopg.config import resolve_config
 from robopg.errors import CheckpointError, RunDirError
-from robopg.runs import RunDir
-from robopg.trainer import Trainer, resume_config
+from robopg.runs.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from robopg.runs.run_dir import RunDir
+from robopg.runs.run_dir import checkpoint as checkpoint_module
+from robopg.train.trainer import Trainer, resume_config
 
 from .conftest import tiny_config
 
@@ -30,7 +30,7 @@ HOLD_LOCK = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from robopg.runs import RunDir
+    from robopg.runs.run_dir import RunDir
     with RunDir(Path(sys.argv[1])).owned():
         print("locked", flush=True)
         time.sleep(120)

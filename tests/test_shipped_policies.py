@@ -6,12 +6,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from robopg.checkpoint import load_checkpoint
 from robopg.cli import app
-from robopg.controller import Controller
-from robopg.evaluate import run_episodes, task_report
+from robopg.deploy.controller import Controller
+from robopg.deploy.evaluate import run_episodes, task_report
 from robopg.policies import POLICY_DIR, shipped_policy
-from robopg.runs import resolve_policy_path
+from robopg.runs.checkpoint import load_checkpoint
+from robopg.runs.run_dir import resolve_policy_path
 
 CARDS = sorted(POLICY_DIR.glob("*.json"))
 

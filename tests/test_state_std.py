@@ -12,13 +12,13 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from robopg.checkpoint import load_checkpoint
-from robopg.checkpoint_format import META_KEY
+from robopg.algo.net_config import NetConfig
+from robopg.algo.policy import GaussianPolicy
 from robopg.cli import app
-from robopg.controller import Controller
-from robopg.net_config import NetConfig
-from robopg.policy import GaussianPolicy
-from robopg.saved_policy import load_policy
+from robopg.deploy.controller import Controller
+from robopg.runs.checkpoint import load_checkpoint
+from robopg.runs.format import META_KEY
+from robopg.runs.saved_policy import load_policy
 
 from .conftest import tiny_variance_settings
 

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from robopg.checkpoint import load_checkpoint
 from robopg.cli import app
-from robopg.controller import Controller
+from robopg.deploy.controller import Controller
+from robopg.deploy.evaluate import EvalResult
 from robopg.errors import TrainingDiverged
-from robopg.evaluate import EvalResult
-from robopg.trainer import Trainer
+from robopg.runs.checkpoint import load_checkpoint
+from robopg.train.trainer import Trainer
 
 from .conftest import tiny_config
 

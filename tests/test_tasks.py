@@ -4,7 +4,7 @@ import gymnasium as gym
 import pytest
 
 from robopg.envs import ARM_TASKS, TASK_TABLE, TASKS, TaskSpec, resolve_task
-from robopg.envs.engine import ArmTask
+from robopg.envs.batched import ArmTask
 from robopg.errors import EnvError
 
 

@@ -2,11 +2,11 @@
 
 ``update`` reuses one forward for the surrogate and the KL check, clears gradients by hand,
 slices value minibatches from one gather per epoch, runs Adam with ``foreach`` and fits the
-value net with hand-written gradients; on the CPU it takes the policy step and the value fit in
-numpy (``numpy_policy_step``, ``numpy_value_fit``). This test runs the plain version of each (a
-separate forward, ``zero_grad``, per-minibatch index gathers, per-tensor Adam, autograd) from
-the same weights and generator: the torch policy step is bitwise equal, the numpy one and the
-value fits equal to float32 rounding.
+value net per minibatch; the numpy backend takes the policy step and the value fit in numpy
+(``robopg.fast``). This test runs the plain version of each (a separate forward, ``zero_grad``,
+per-minibatch index gathers, per-tensor Adam, autograd) from the same weights and generator:
+the torch policy step is bitwise equal, the numpy one and the value fits equal to float32
+rounding.
 """
 
 import copy
@@ -14,12 +14,12 @@ import copy
 import pytest
 import torch
 
-from robopg import numpy_policy_step
-from robopg.distributed import DistContext
-from robopg.net_config import NetConfig
-from robopg.policy import GaussianPolicy, ValueNet
-from robopg.reinforce import UpdateSettings, compute_advantages, standardize, update
-from robopg.rollout import Rollout
+from robopg.algo.batch import Rollout
+from robopg.algo.distributed import DistContext
+from robopg.algo.net_config import NetConfig
+from robopg.algo.policy import GaussianPolicy, ValueNet
+from robopg.algo.reinforce import UpdateSettings, compute_advantages, standardize, update
+from robopg.train.backend import Backend, numpy_backend, torch_backend
 
 T, N, OBS, ACT = 10, 8, 5, 3
 SETTINGS = UpdateSettings(0.99, 0.95, "value", True, 0.5, 3, 4)
@@ -80,15 +80,14 @@ def reference_update(
     }
 
 
-@pytest.mark.parametrize("policy_in_numpy", [False, True])
-def test_update_is_the_plain_reinforce_step(
-    policy_in_numpy: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.parametrize(
+    "backend", [torch_backend("test"), numpy_backend("test")], ids=["torch", "numpy"]
+)
+def test_update_is_the_plain_reinforce_step(backend: Backend) -> None:
     """The torch policy step is bitwise the textbook one, the numpy one equal to float32
-    rounding; the value fit (by hand) matches autograd + ``Adam.step`` to float32 rounding, so
-    later steps agree closely."""
-    if not policy_in_numpy:
-        monkeypatch.setattr(numpy_policy_step, "usable", lambda *args: False)
+    rounding; the value fit matches autograd + ``Adam.step`` to float32 rounding, so later
+    steps agree closely."""
+    policy_in_numpy = backend.name == "numpy"
     torch.manual_seed(0)
     cfg = NetConfig(OBS, ACT)
     policy, value = GaussianPolicy(cfg), ValueNet(cfg)
@@ -101,7 +100,18 @@ def test_update_is_the_plain_reinforce_step(
     gen, ref_gen = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
     for step in range(3):  # several steps: Adam's moments are in play from the second on
         b = batch(step)
-        got = update(b, policy, value, popt, vopt, SETTINGS, DistContext(), gen)
+        got = update(
+            b,
+            policy,
+            value,
+            popt,
+            vopt,
+            SETTINGS,
+            DistContext(),
+            gen,
+            policy_step=backend.policy_step,
+            value_fit=backend.value_fit,
+        )
         want = reference_update(b, ref_policy, ref_value, ref_popt, ref_vopt, ref_gen)
         for name, number in want.items():
             if step == 0 and not policy_in_numpy:  # the same value net before the first fit:

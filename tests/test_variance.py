@@ -17,10 +17,10 @@ import torch
 from linear_gaussian import C, S, make_policy, reward, true_gradient_parts
 from typer.testing import CliRunner
 
+from robopg.algo.batch import Rollout
+from robopg.algo.normalize import RunningMeanStd
+from robopg.algo.policy import GaussianPolicy, ValueNet
 from robopg.cli import app
-from robopg.normalize import RunningMeanStd
-from robopg.policy import GaussianPolicy, ValueNet
-from robopg.rollout import Rollout
 from robopg.variance import (
     FittedValue,
     Reference,

@@ -19,11 +19,11 @@ from typer.testing import CliRunner
 
 from robopg.cli import app
 from robopg.config import TrainConfig
-from robopg.controller import Controller
+from robopg.deploy.controller import Controller
+from robopg.deploy.evaluate import run_episodes
 from robopg.errors import RenderError
-from robopg.evaluate import run_episodes
 from robopg.render import gl, rollouts, settings, sinks
-from robopg.trainer import Trainer
+from robopg.train.trainer import Trainer
 
 runner = CliRunner()
 REACHER_STEPS = 50  # Reacher-v5 episodes: 50 steps at dt 0.02 s → real time is 50 fps

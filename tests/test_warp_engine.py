@@ -26,12 +26,12 @@ import numpy as np
 import pytest
 import torch
 
-from robopg.envs.engine import BatchedArmEnv
+from robopg.collect.warp import require_warp
+from robopg.envs.batched import BatchedArmEnv
 from robopg.envs.gym_arms import PusherTask, ReacherTask
 from robopg.envs.own_arms import Arm7Task, Reacher3Task
 from robopg.envs.panda import PandaReachTask
 from robopg.errors import EnvError
-from robopg.warp_engine import require_warp
 
 #: task: (episodes compared, max |Δobs| allowed, max |Δreward| allowed); measured gaps in the
 #: module docstring, the bounds leave about 4× margin
@@ -54,7 +54,7 @@ def test_missing_extra_is_one_sentence_with_the_install_command(monkeypatch):
 
 
 def warp_env(arm_cls, n):
-    from robopg.warp_engine.engine import WarpArmEnv
+    from robopg.collect.warp.engine import WarpArmEnv
 
     return WarpArmEnv(arm_cls.make(), n, device="cpu")
 
@@ -173,7 +173,7 @@ def test_graphs_replay_exactly_what_launching_kernels_one_by_one_computes(arm_cl
     """Recorded and replayed Warp graphs (the default) give the same bits as launching each
     kernel from Python, through contacts (pusher), auto- and masked resets, and the scratch
     worlds' kinematics arm7 samples targets with."""
-    from robopg.warp_engine.engine import WarpArmEnv
+    from robopg.collect.warp.engine import WarpArmEnv
 
     replayed = WarpArmEnv(arm_cls.make(), 6, device="cpu")
     launched = WarpArmEnv(arm_cls.make(), 6, device="cpu", graphs=False)
@@ -186,7 +186,7 @@ def test_graphs_replay_exactly_what_launching_kernels_one_by_one_computes(arm_cl
 
 
 def test_a_failed_graph_recording_says_so_once_and_runs_without_graphs(monkeypatch):
-    from robopg.warp_engine.engine import WarpArmEnv
+    from robopg.collect.warp.engine import WarpArmEnv
 
     lines: list[str] = []
     dev = WarpArmEnv(ReacherTask.make(), 4, device="cpu", log=lines.append)
@@ -203,7 +203,7 @@ def test_a_failed_graph_recording_says_so_once_and_runs_without_graphs(monkeypat
 
 
 def test_pusher_contact_overflow_is_one_sentence():
-    from robopg.warp_engine.engine import WarpArmEnv
+    from robopg.collect.warp.engine import WarpArmEnv
 
     # the puck resting on the table alone makes 3 contacts; room for 1 must be detected
     dev = WarpArmEnv(PusherTask.make(), 2, device="cpu", nconmax=1, njmax=1)
@@ -218,14 +218,14 @@ def test_pusher_contact_overflow_is_one_sentence():
 
 
 def test_task_table_lists_warp_exactly_for_the_device_tasks():
+    from robopg.collect.warp.tasks import DEVICE_TASKS
     from robopg.envs.tasks import TASKS
-    from robopg.warp_engine.tasks import DEVICE_TASKS
 
     assert {name for name, spec in TASKS.items() if spec.warp} == set(DEVICE_TASKS)
 
 
 def test_arm7_targets_land_in_the_cpu_engines_target_set():
-    from robopg.warp_engine.engine import WarpArmEnv
+    from robopg.collect.warp.engine import WarpArmEnv
 
     n = 512
     dev = WarpArmEnv(Arm7Task.make(), n, device="cpu")
@@ -247,8 +247,8 @@ def test_arm7_targets_land_in_the_cpu_engines_target_set():
 def test_panda_reach_resets_land_in_the_cpu_engines_distribution():
     """Targets uniform in the workspace box, the arm near home inside its joint range, at rest
     within ±0.005 rad/s; the observation reads that state."""
+    from robopg.collect.warp.engine import WarpArmEnv
     from robopg.envs.panda import PANDA_HOME, TARGET_HIGH, TARGET_LOW
-    from robopg.warp_engine.engine import WarpArmEnv
 
     n = 512
     dev = WarpArmEnv(PandaReachTask.make(), n, device="cpu")
@@ -309,8 +309,8 @@ def test_panda_push_steps_follow_the_cpu_engine_through_contacts():
     moves the puck's velocity by up to 5.5e-2 m/s (its position by 5.7e-4 m, the reward by
     3.7e-4). Rounding the CPU engine's state to float32 explains none of it (1e-5).
     """
+    from robopg.collect.warp.engine import WarpArmEnv
     from robopg.envs.panda import PandaPushTask
-    from robopg.warp_engine.engine import WarpArmEnv
 
     rec = scripted_pushes(range(8))
     flat = {k: v.reshape(-1, *v.shape[2:]) for k, v in rec.items()}
@@ -336,8 +336,8 @@ def test_panda_push_episodes_follow_a_scripted_push():
     5.8e-3 m, reward 7.2e-3; seeds 0–7 reach 0.14, 2.8e-2 m and 2.5e-2 (a push that ends 3.8
     instead of 6.4 cm from its goal). The bounds leave about 4× margin on seeds 0–3.
     """
+    from robopg.collect.warp.engine import WarpArmEnv
     from robopg.envs.panda import PandaPushTask
-    from robopg.warp_engine.engine import WarpArmEnv
 
     rec = scripted_pushes(range(4))
     dev = WarpArmEnv(PandaPushTask.make(), 4, device="cpu")
@@ -364,6 +364,7 @@ def test_panda_push_resets_land_in_the_cpu_engines_distribution():
     least MIN_PUSH from the puck, at the puck's height; the observation reads that state. The
     goal's mean and spread match the CPU engine's rejection sampler's (which removes a disc
     around the puck, so the goal is not uniform in the box)."""
+    from robopg.collect.warp.engine import WarpArmEnv
     from robopg.envs.panda import (
         GOAL_HIGH,
         GOAL_LOW,
@@ -373,7 +374,6 @@ def test_panda_push_resets_land_in_the_cpu_engines_distribution():
         PUCK_LOW,
         PandaPushTask,
     )
-    from robopg.warp_engine.engine import WarpArmEnv
 
     n = 512
     arm = PandaPushTask.make()

@@ -9,11 +9,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from robopg.algo.policy import GaussianPolicy, NetConfig
 from robopg.cli import app
-from robopg.controller import Controller
-from robopg.evaluate import evaluate_saved_policy
-from robopg.policy import GaussianPolicy, NetConfig
-from robopg.trainer import EVAL_SEED_OFFSET, Trainer, resume_config
+from robopg.deploy.controller import Controller
+from robopg.deploy.evaluate import evaluate_saved_policy
+from robopg.train.trainer import EVAL_SEED_OFFSET, Trainer, resume_config
 
 from .conftest import tiny_config
 
@@ -28,9 +28,9 @@ def test_engine_warp_without_the_extra_is_one_sentence(monkeypatch):
 
 
 def test_device_collector_batch_is_consistent():
-    from robopg.device_rollout import DeviceRolloutCollector
+    from robopg.collect.device_rollout import DeviceRolloutCollector
+    from robopg.collect.warp.engine import WarpArmEnv
     from robopg.envs.gym_arms import ReacherTask
-    from robopg.warp_engine.engine import WarpArmEnv
 
     n = 4
     env = WarpArmEnv(ReacherTask.make(), n, device="cpu")

@@ -26,7 +26,7 @@ from robopg.render.sinks import prepare_output
 if TYPE_CHECKING:
     import torch
 
-    from robopg.policy import GaussianPolicy
+    from robopg.algo.policy import GaussianPolicy
 
 # obs (N, obs_dim) float64 → actions (N, act_dim), already clipped to the action range
 ActFn = Callable[[np.ndarray], np.ndarray]
@@ -73,8 +73,8 @@ def render_rollouts(
     In a sequence video that makes ``episodes · (1 + steps)`` frames; a grid video holds
     ``1 + longest episode`` frames (fewer for very fast simulators, see ``sinks.timing``).
     """
+    from robopg.deploy.evaluate import run_episodes
     from robopg.envs import resolve_task
-    from robopg.evaluate import run_episodes
 
     settings = settings or RenderSettings()
     out = Path(out)
@@ -160,8 +160,8 @@ def render_policy(
         label = f"untrained, sampled σ={math.exp(log_std):.2f}"
         return render_rollouts(spec.name, act, out, episodes, seed, settings, label)
 
-    from robopg.controller import Controller
-    from robopg.runs import resolve_policy_path
+    from robopg.deploy.controller import Controller
+    from robopg.runs.run_dir import resolve_policy_path
 
     ctrl = Controller.load(resolve_policy_path(source), stochastic=stochastic, seed=seed)
     label = "stochastic (sampled)" if stochastic else "deterministic (mean action)"
@@ -172,7 +172,7 @@ def record_training_video(
     task: str, policy: GaussianPolicy, device: torch.device, out: Path, seed: int
 ) -> RenderResult:
     """One deterministic 256×256 episode of the live policy, for ``train --video-every``."""
-    from robopg.acting import policy_act_fn
+    from robopg.algo.acting import policy_act_fn
     from robopg.envs import make_vector_env
 
     probe = make_vector_env(task, 1)

@@ -61,7 +61,7 @@ class SceneSource:
 
 def scene_source(env: VectorEnv) -> SceneSource:
     """The ``SceneSource`` of a batched-engine or gymnasium-backed MuJoCo vector env."""
-    from robopg.envs.engine import BatchedArmEnv
+    from robopg.envs.batched import BatchedArmEnv
     from robopg.envs.gym_vector import GymVectorEnv
 
     if isinstance(env, BatchedArmEnv):

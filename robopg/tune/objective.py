@@ -18,9 +18,9 @@ import optuna
 from rich.console import Console
 
 from robopg.config import TrainConfig
+from robopg.deploy.evaluate import EvalResult
 from robopg.errors import TrainingDiverged
-from robopg.evaluate import EvalResult
-from robopg.trainer import Trainer
+from robopg.train.trainer import Trainer
 from robopg.tune.space import Param, sample_overrides
 
 

@@ -19,7 +19,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 from rich.table import Table
 
-from robopg.checkpoint import atomic_write
+from robopg.runs.checkpoint import atomic_write
 from robopg.tune.space import Param
 
 #: set by tuning for its own bookkeeping, not part of the tuned settings

@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from robopg.errors import ConfigError, RobopgError, TrainingDiverged
-from robopg.stopping import GracefulStop
+from robopg.train.stopping import GracefulStop
 from robopg.tune.objective import TrialSettings, TrialStopped, run_trial
 
 STORAGE_HINT = (

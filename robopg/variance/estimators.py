@@ -12,11 +12,11 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
-from robopg.normalize import RunningMeanStd
-from robopg.policy import GaussianPolicy, NetConfig, ValueNet
-from robopg.reinforce import fit_value, policy_loss
-from robopg.returns import discounted_returns, gae_advantages
-from robopg.rollout import Rollout
+from robopg.algo.batch import Rollout
+from robopg.algo.normalize import RunningMeanStd
+from robopg.algo.policy import GaussianPolicy, NetConfig, ValueNet
+from robopg.algo.reinforce import ValueFit, fit_value, policy_loss
+from robopg.algo.returns import discounted_returns, gae_advantages
 
 
 # ------------------------------------------------------------------------------ estimators
@@ -91,9 +91,15 @@ class FittedValue:
 
 
 def fit_value_baseline(
-    pool: Rollout, net_cfg: NetConfig, gamma: float, epochs: int, seed: int
+    pool: Rollout,
+    net_cfg: NetConfig,
+    gamma: float,
+    epochs: int,
+    seed: int,
+    value_fit: ValueFit = fit_value,
 ) -> FittedValue:
-    """Fit V_φ for discount γ on ``pool`` (MSE to the observed reward-to-go, no bootstrap)."""
+    """Fit V_φ for discount γ on ``pool`` (MSE to the observed reward-to-go, no bootstrap) with
+    ``value_fit`` (a backend's; the study runs on the CPU, where it passes the numpy one)."""
     zeros = torch.zeros_like(pool.rewards)
     targets = discounted_returns(pool.rewards, pool.terminated, pool.truncated, zeros, gamma)
     obs = pool.obs.reshape(-1, pool.obs.shape[-1])
@@ -105,7 +111,7 @@ def fit_value_baseline(
         torch.manual_seed(seed)
         net = ValueNet(net_cfg)
     minibatches = max(1, flat.shape[0] // 256)
-    fit_value(
+    value_fit(
         net,
         torch.optim.Adam(net.parameters(), lr=1e-3),
         norm(obs).detach(),

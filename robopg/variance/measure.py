@@ -38,10 +38,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from robopg.algo.batch import Rollout
+from robopg.algo.distributed import DistContext
+from robopg.algo.policy import GaussianPolicy
+from robopg.collect.rollout import RolloutCollector
 from robopg.envs import VectorEnv
 from robopg.errors import CheckpointError, ConfigError, EnvError
-from robopg.policy import GaussianPolicy
-from robopg.rollout import Rollout, RolloutCollector
+from robopg.train.backend import Backend, pick_backend
 from robopg.variance.estimators import (
     FittedValue,
     advantages,
@@ -97,7 +100,12 @@ def measure_on_pools(
     for i, gamma in enumerate(gammas):
         log(f"fitting V(s) for γ={gamma:g} on {value_pool.rewards.shape[1]} trajectories")
         values[gamma] = fit_value_baseline(
-            value_pool, net_cfg, gamma, settings.value_epochs, settings.seed + 17 * i
+            value_pool,
+            net_cfg,
+            gamma,
+            settings.value_epochs,
+            settings.seed + 17 * i,
+            value_fit=_backend(policy).value_fit,
         )
     report_timings = {"value_fit_s": time.perf_counter() - start}
     log(f"reference gradient from {reference_pool.rewards.shape[1]} trajectories")
@@ -152,6 +160,12 @@ def measure_on_pools(
     return report
 
 
+def _backend(policy: GaussianPolicy) -> Backend:
+    """The implementation the study samples and fits values with: as a CPU training run of this
+    policy would (the study always runs on the CPU, in one process)."""
+    return pick_backend(policy, None, None, None, torch.device("cpu"), DistContext())
+
+
 # ------------------------------------------------------------------------------ collection
 def collect_pool(
     env: VectorEnv, policy: GaussianPolicy, episodes: int, seed: int, noise_seed: int
@@ -163,7 +177,11 @@ def collect_pool(
     batch. Env i of chunk k is seeded ``seed + k·num_envs + i``.
     """
     collector = RolloutCollector(
-        env, policy, torch.device("cpu"), torch.Generator().manual_seed(noise_seed)
+        env,
+        policy,
+        torch.device("cpu"),
+        torch.Generator().manual_seed(noise_seed),
+        make_sampler=_backend(policy).make_sampler,
     )
     T = env.max_episode_steps
     chunks: list[Rollout] = []
@@ -239,7 +257,7 @@ def measure_variance(
 def untrained_policy(env: VectorEnv, seed: int) -> GaussianPolicy:
     """The policy ``robopg train TASK --seed SEED`` starts from (default architecture)."""
     from robopg.config import TrainConfig
-    from robopg.trainer import derive_seeds
+    from robopg.train.trainer import derive_seeds
 
     cfg = TrainConfig(env=env.task, seed=seed)
     net_cfg = cfg.net_config(env.obs_dim, env.act_dim)
@@ -260,7 +278,7 @@ def run_variance(
     With ``shipped``, a task name means the trained policy robopg ships for it.
     """
     from robopg.envs import make_vector_env, resolve_task
-    from robopg.saved_policy import load_policy
+    from robopg.runs.saved_policy import load_policy
 
     settings.validate()
     policy: GaussianPolicy | None = None

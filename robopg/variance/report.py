@@ -16,8 +16,8 @@ from pathlib import Path
 
 from rich.table import Table
 
-from robopg.checkpoint import atomic_write
 from robopg.errors import ConfigError
+from robopg.runs.checkpoint import atomic_write
 from robopg.variance.measure import VarianceReport
 from robopg.variance.stats import EstimatorStats, Interval
 

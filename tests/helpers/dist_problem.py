@@ -10,11 +10,11 @@ import sys
 import torch
 from safetensors.torch import save_file
 
-from robopg.distributed import DistContext, init_distributed, shutdown_distributed
-from robopg.normalize import update_across_ranks
-from robopg.policy import GaussianPolicy, NetConfig, ValueNet
-from robopg.reinforce import UpdateSettings, update
-from robopg.rollout import Rollout
+from robopg.algo.batch import Rollout
+from robopg.algo.distributed import DistContext, init_distributed, shutdown_distributed
+from robopg.algo.normalize import update_across_ranks
+from robopg.algo.policy import GaussianPolicy, NetConfig, ValueNet
+from robopg.algo.reinforce import UpdateSettings, update
 
 T, N, OBS, ACT = 6, 8, 5, 2
 # float64 so that the only difference between 1 and 2 processes is summation order (~1e-16);

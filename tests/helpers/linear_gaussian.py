@@ -7,7 +7,7 @@ Then J = −‖μ − c‖² − Σσ², so ∇_W J = −2(μ − c) sᵀ, ∇_b
 
 import torch
 
-from robopg.policy import GaussianPolicy, NetConfig
+from robopg.algo.policy import GaussianPolicy, NetConfig
 
 S = torch.tensor([0.5, -1.0, 2.0])
 C = torch.tensor([0.3, -0.7])

@@ -1,0 +1,210 @@
+"""Controllers: a saved policy as a plain numpy function, for use outside training.
+
+``Controller.load(path)`` reads a checkpoint once (safetensors' numpy reader, no pickle) into
+float64 numpy arrays: the mean MLP, the observation normaliser and σ (a vector, or for a
+``--std state`` policy the bounded log-σ head). Neither loading nor acting
+imports torch (the import contract "controllers run without torch" checks it), so a controller
+runs in a robot process or a MuJoCo callback with no deep-learning stack installed.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from robopg.algo.net_config import OBS_NORM_EPSILON, NetConfig
+from robopg.errors import CheckpointError
+from robopg.fast.mlp import MLP, normalize_obs
+from robopg.runs.format import read_checkpoint_file
+from robopg.runs.run_dir import resolve_policy_path
+
+if TYPE_CHECKING:
+    from robopg.deploy.mujoco_control import Attachment
+
+
+def policy_shapes(net: NetConfig) -> dict[str, tuple[int, ...]]:
+    """Shape of every ``policy.*`` tensor a GaussianPolicy of ``net`` saves, by name.
+
+    The names are ``robopg.algo.policy.GaussianPolicy``'s state dict: ``mean_net`` is an
+    ``nn.Sequential`` of Linear and activation modules, so its Linears sit at even indices.
+    """
+    shapes: dict[str, tuple[int, ...]] = {
+        "obs_norm.mean": (net.obs_dim,),
+        "obs_norm.var": (net.obs_dim,),
+        "obs_norm.count": (),
+    }
+    nets = ["mean_net"]
+    if net.std == "state":
+        nets.append("log_std_net")
+    else:
+        shapes["log_std"] = (net.act_dim,)
+    for name in nets:
+        for i, (out, inp) in enumerate(net.linear_layers()):
+            shapes[f"{name}.{2 * i}.weight"] = (out, inp)
+            shapes[f"{name}.{2 * i}.bias"] = (out,)
+    return shapes
+
+
+def param_log_std(log_std: np.ndarray, net: NetConfig) -> np.ndarray:
+    """A ``param`` policy's (act_dim,) log σ with the net's floor applied, as
+    ``GaussianPolicy`` samples with it."""
+    return log_std if net.log_std_floor is None else np.maximum(log_std, net.log_std_floor)
+
+
+def policy_arrays(tensors: dict[str, np.ndarray], net: NetConfig) -> dict[str, np.ndarray]:
+    """The checkpoint's ``policy.*`` arrays (prefix stripped) as float64, checked against ``net``.
+
+    Mismatches get the sentences ``robopg.algo.policy.load_state_strict`` uses for the torch policy,
+    so a bad file reads the same whichever way it is loaded.
+    """
+    state = {k.removeprefix("policy."): v for k, v in tensors.items() if k.startswith("policy.")}
+    shapes = policy_shapes(net)
+    missing = sorted(set(shapes) - set(state))
+    extra = sorted(set(state) - set(shapes))
+    if missing or extra:
+        raise CheckpointError(
+            "The checkpoint's policy weights do not match the network: "
+            f"missing {missing[:3]}, unexpected {extra[:3]}."
+        )
+    for key, array in state.items():
+        if tuple(array.shape) != shapes[key]:
+            raise CheckpointError(
+                f"The checkpoint's policy tensor '{key}' has shape {tuple(array.shape)}, "
+                f"expected {shapes[key]}; it was saved for a different network."
+            )
+    # float32 → float64 is exact: the same numbers torch's .double() gave.
+    return {k: np.asarray(v, dtype=np.float64) for k, v in state.items()}
+
+
+def _mlp(weights: list[np.ndarray], biases: list[np.ndarray], activation: str) -> MLP:
+    """``robopg.algo.policy.mlp`` in numpy (``robopg.fast.mlp``, the training sampler's MLP):
+    Linear layers with ``activation`` between them, none after."""
+    interleaved = [a for pair in zip(weights, biases, strict=True) for a in pair]
+    return MLP([activation] * (len(weights) - 1), interleaved)
+
+
+@dataclass(frozen=True)
+class StateStd:
+    """A ``--std state`` policy's log-σ head: MLP, then squashed into [log_min, log_max]."""
+
+    weights: list[np.ndarray]
+    biases: list[np.ndarray]
+    log_min: float
+    log_max: float
+
+
+@dataclass
+class Controller:
+    """Deterministic (or seeded stochastic) numpy policy: normalise → MLP → clip.
+
+    ``std`` is σ (act_dim,) of a state-independent policy; a state-dependent one has
+    ``std=None`` and its head in ``state_std`` (``std_batch`` gives σ(s) either way).
+    """
+
+    task: str
+    weights: list[np.ndarray]
+    biases: list[np.ndarray]
+    activation: str
+    obs_mean: np.ndarray
+    obs_std: np.ndarray
+    obs_clip: float
+    std: np.ndarray | None
+    action_low: np.ndarray
+    action_high: np.ndarray
+    stochastic: bool = False
+    rng: np.random.Generator | None = None
+    state_std: StateStd | None = None
+
+    @classmethod
+    def load(
+        cls, path: str | Path, stochastic: bool = False, seed: int | None = None
+    ) -> Controller:
+        """Read a checkpoint (or a run directory, or a task name: see ``resolve_policy_path``)
+        into float64 numpy arrays, with safetensors' numpy reader: no torch, ever."""
+        tensors, meta = read_checkpoint_file(resolve_policy_path(path), framework="numpy")
+        net = NetConfig.from_dict(meta.get("net"))
+        policy = policy_arrays(tensors, net)
+        layers = range(len(net.linear_layers()))
+        state_std = None
+        if net.std == "state":
+            state_std = StateStd(
+                weights=[policy[f"log_std_net.{2 * i}.weight"] for i in layers],
+                biases=[policy[f"log_std_net.{2 * i}.bias"] for i in layers],
+                log_min=net.log_std_min,
+                log_max=net.log_std_max,
+            )
+        return cls(
+            task=str(meta["task"]),
+            weights=[policy[f"mean_net.{2 * i}.weight"] for i in layers],
+            biases=[policy[f"mean_net.{2 * i}.bias"] for i in layers],
+            activation=net.activation,
+            obs_mean=policy["obs_norm.mean"],
+            obs_std=np.sqrt(policy["obs_norm.var"] + OBS_NORM_EPSILON),
+            obs_clip=net.obs_clip,
+            std=None if state_std else np.exp(param_log_std(policy["log_std"], net)),
+            action_low=np.asarray(meta["action_low"], dtype=np.float64),
+            action_high=np.asarray(meta["action_high"], dtype=np.float64),
+            stochastic=stochastic,
+            rng=np.random.default_rng(seed) if stochastic else None,
+            state_std=state_std,
+        )
+
+    @functools.cached_property
+    def _mean_net(self) -> MLP:
+        return _mlp(self.weights, self.biases, self.activation)
+
+    @property
+    def obs_dim(self) -> int:
+        return int(self.weights[0].shape[1])
+
+    @property
+    def act_dim(self) -> int:
+        return int(self.weights[-1].shape[0])
+
+    def _normalised(self, obs: np.ndarray) -> np.ndarray:
+        x = np.asarray(obs, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.obs_dim:
+            raise ValueError(
+                f"Controller for '{self.task}' expects observations of shape (N, {self.obs_dim}), "
+                f"got {x.shape}."
+            )
+        return normalize_obs(x, self.obs_mean, self.obs_std, self.obs_clip)
+
+    def _std_of_normalised(self, norm: np.ndarray) -> np.ndarray:
+        if self.state_std is None:
+            assert self.std is not None
+            return np.broadcast_to(self.std, (norm.shape[0], self.act_dim))
+        s = self.state_std
+        raw = _mlp(s.weights, s.biases, self.activation)(norm)
+        return np.exp(s.log_min + (s.log_max - s.log_min) * 0.5 * (np.tanh(raw) + 1.0))
+
+    def std_batch(self, obs: np.ndarray) -> np.ndarray:
+        """(N, obs_dim) raw observations → (N, act_dim) σ(s) of the exploration noise."""
+        return self._std_of_normalised(self._normalised(obs))
+
+    def act_batch(self, obs: np.ndarray) -> np.ndarray:
+        """(N, obs_dim) raw observations → (N, act_dim) actions in the actuator range."""
+        norm = self._normalised(obs)
+        h = self._mean_net(norm)
+        if self.stochastic:
+            assert self.rng is not None
+            h = h + self.rng.standard_normal(h.shape) * self._std_of_normalised(norm)
+        return np.clip(h, self.action_low, self.action_high)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """(obs_dim,) → (act_dim,): the mean action (or a sample), clipped."""
+        return self.act_batch(np.asarray(obs, dtype=np.float64)[None, :])[0]
+
+    def attach(self, model: Any, data: Any) -> Attachment:
+        """Drive ``model``/``data`` from plain ``mujoco.mj_step`` or ``mujoco.viewer``.
+
+        Installs a MuJoCo control callback that builds this task's observation from ``data``
+        and writes ``data.ctrl`` (see ``robopg.deploy.mujoco_control`` for the supported tasks).
+        """
+        from robopg.deploy.mujoco_control import Attachment
+
+        return Attachment(self, model, data)

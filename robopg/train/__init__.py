@@ -1,0 +1,1 @@
+"""Training: the trainer loop, its resumable state, seeds and device, stopping on signals."""
