@@ -19,7 +19,8 @@ from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
 from gymnasium.spaces import Box
 from numpy.typing import NDArray
 
-from robopg.envs.tasks import TASK_TABLE, TASKS
+from robopg.envs.spec import TaskSpec
+from robopg.envs.tasks import TASKS
 
 
 class ArmGymEnv(MujocoEnv):
@@ -60,15 +61,20 @@ class ArmGymEnv(MujocoEnv):
         return self.task.reset_data(self.data, self.np_random)
 
 
+def register_gym_env(spec: TaskSpec) -> None:
+    """Register ``spec``'s gymnasium id, running its ``ArmTask`` (idempotent)."""
+    if not spec.registers_gym or spec.gym_id in gym.registry:
+        return
+    gym.register(
+        id=spec.gym_id,
+        entry_point="robopg.envs.gym_env:ArmGymEnv",
+        max_episode_steps=spec.arm_task().max_episode_steps,
+        reward_threshold=spec.solved,
+        kwargs={"task": spec.name},
+    )
+
+
 def register_gym_envs() -> None:
     """Register every task whose spec says ``registers_gym`` with gymnasium (idempotent)."""
-    for spec in TASK_TABLE:
-        if not spec.registers_gym or spec.gym_id in gym.registry:
-            continue
-        gym.register(
-            id=spec.gym_id,
-            entry_point="robopg.envs.gym_env:ArmGymEnv",
-            max_episode_steps=spec.arm_task().max_episode_steps,
-            reward_threshold=spec.solved,
-            kwargs={"task": spec.name},
-        )
+    for spec in TASKS.values():
+        register_gym_env(spec)

@@ -11,9 +11,10 @@ import difflib
 import gymnasium as gym
 
 from robopg.envs.batched import BatchedArmEnv
-from robopg.envs.gym_env import register_gym_envs
+from robopg.envs.gym_env import register_gym_env, register_gym_envs
 from robopg.envs.gym_vector import GymVectorEnv
-from robopg.envs.tasks import ARM_TASKS, TASKS, TaskSpec
+from robopg.envs.spec import TaskSpec
+from robopg.envs.tasks import ARM_TASKS, TASKS, task_module_spec
 from robopg.envs.vector import VectorEnv
 from robopg.errors import EnvError
 
@@ -22,6 +23,15 @@ __all__ = ["ARM_TASKS", "ENGINES", "TASKS", "TaskSpec", "make_vector_env", "reso
 ENGINES = ("auto", "batch", "gym")
 
 register_gym_envs()
+
+
+def register_task(module: str) -> TaskSpec:
+    """Add the task of ``module`` (any importable task module: an ``ArmTask`` and its
+    ``SPEC = TaskSpec.of_arm(...)``) to robopg's tasks, with its gymnasium id if the spec
+    registers one; then every command and engine knows it by name. Idempotent."""
+    spec = task_module_spec(module)
+    register_gym_env(spec)
+    return spec
 
 
 def resolve_task(name: str) -> TaskSpec:

@@ -1,10 +1,10 @@
-"""The task table: one ``TaskSpec`` per named task. Every other list of tasks derives from it.
+"""The task table: every task robopg knows, gathered from one module per task.
 
 Why one table: the batched engines, the gymnasium ids robopg registers, the solved bars, the
-``robopg envs`` listing and ``attach()``'s observation code used to be five separate lists that
-had to agree. Adding a task is now one ``TaskSpec`` entry in ``TASK_TABLE`` (plus its
-``ArmTask`` class, which holds the physics-side definition: MJCF, frame skip, reset,
-observation and reward).
+``robopg envs`` listing, the CLI's help, ``attach()``'s observation code and the tests'
+parametrisation all derive from it, so they cannot disagree. The table is filled from the
+modules of ``robopg.envs.arms`` (each one ``SPEC``) and from ``robopg.envs.register_task``, which
+takes a task module of any package: adding a task is one module plus its MJCF.
 
 This module imports no gymnasium registration and nothing of the training stack, so the engine,
 the gymnasium env and ``robopg.deploy.mujoco_control`` can all read it.
@@ -12,143 +12,56 @@ the gymnasium env and ``robopg.deploy.mujoco_control`` can all read it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib
+import pkgutil
 
-import numpy as np
-
+from robopg.envs import arms
 from robopg.envs.batched import ArmTask
-from robopg.envs.gym_arms import PusherTask, ReacherTask
-from robopg.envs.own_arms import Arm7Task, Reacher3Task
-from robopg.envs.panda import PandaPushTask, PandaReachTask
+from robopg.envs.spec import TaskSpec
 from robopg.errors import EnvError
 
+#: every task by short name, in listing order (``TaskSpec.rank``, then name)
+TASKS: dict[str, TaskSpec] = {}
 
-@dataclass(frozen=True)
-class TaskSpec:
-    """A named task and what backs it.
-
-    - ``arm``: the ``ArmTask`` class the batched engine (and ``attach()``) runs; None for a task
-      that only gymnasium implements (any other gymnasium id).
-    - ``solved``: the deterministic-eval return we call solved (None: no bar set).
-    - ``registers_gym``: robopg registers ``gym_id`` with gymnasium itself (its env is
-      ``robopg.envs.gym_env.ArmGymEnv`` running ``arm``); False for ids gymnasium ships.
-    - ``warp``: the MuJoCo Warp device engine (``robopg.collect.warp``, extra ``robopg[gpu]``)
-      runs the task; listed here because ``robopg.envs`` may not import that torch module.
-    """
-
-    name: str
-    gym_id: str
-    description: str
-    arm: type[ArmTask] | None = None
-    solved: float | None = None
-    registers_gym: bool = False
-    warp: bool = False
-
-    def __post_init__(self) -> None:
-        if self.registers_gym and self.arm is None:
-            raise ValueError(f"Task '{self.name}': registering with gymnasium needs an ArmTask.")
-
-    @classmethod
-    def of_arm(
-        cls,
-        arm: type[ArmTask],
-        gym_id: str,
-        description: str,
-        solved: float | None = None,
-        registers_gym: bool = False,
-        warp: bool = False,
-    ) -> TaskSpec:
-        """The spec of an ``ArmTask``, named by the class (so the name is written once)."""
-        return cls(arm.name, gym_id, description, arm, solved, registers_gym, warp)
-
-    @property
-    def engines(self) -> tuple[str, ...]:
-        """Backends that can run the task, the one ``--engine auto`` picks first (auto never
-        picks warp: it needs an optional extra and a kernel compilation; ask for it)."""
-        if self.arm is None:
-            return ("gym",)
-        return ("batch", "gym", "warp") if self.warp else ("batch", "gym")
-
-    @property
-    def env_action_dtype(self) -> type[np.floating]:
-        """The precision the task's own gymnasium env applies an action in.
-
-        robopg's ``ArmGymEnv`` rounds actions to float32 (its action space's dtype, as the
-        batched engine does); gymnasium's MujocoEnv writes a float64 action to ``ctrl`` as is.
-        ``attach()`` needs it to retrace ``env.step(action)`` bit for bit.
-        """
-        return np.float32 if self.registers_gym else np.float64
-
-    def arm_task(self) -> type[ArmTask]:
-        """The ``ArmTask`` class, or one EnvError for a gymnasium-only task."""
-        if self.arm is None:
-            raise EnvError(
-                f"Task '{self.name}' is gymnasium-only, not one of robopg's arm tasks "
-                f"({', '.join(ARM_TASKS)}); step it through robopg.envs.make_vector_env instead."
-            )
-        return self.arm
+#: the tasks the batched MuJoCo engine implements, by short name
+ARM_TASKS: dict[str, type[ArmTask]] = {}
 
 
-#: Solved bars of our own arms. Calibration (256 envs × 2 episodes for the scripted controller
-#: τ = K·Jᵀ(target − tip) − D·θ̇ at the best gains of a sweep; 100 eval episodes for
-#: `robopg train` with default settings, seed 0):
-#: reacher3: zero action −11.5, scripted −6.1, REINFORCE −4.17 at 1M steps, −3.47 at 2M
-#: (Reacher-v5: −11.5, −6.5, −3.64 at 1M), so it gets Reacher's bar.
-#: arm7: zero action −78, scripted −32 (it stalls near joint limits), REINFORCE −15.4 at 1M
-#: steps (10 episodes), −14.9 at 3M: the bar is what a few million steps of REINFORCE reach.
-#: panda-reach: the bar is the hand-written operational-space controller's return at its best
-#: gains (benchmarks/panda_baseline.py, kp 700 and kq 25 from a sweep of kp 50-1200 and kq
-#: 5-100, episodes seeded 0-499): −2.02, 100 % success (kp 150 gives −2.86, kp 50 −5.10). A
-#: policy is solved when it does better than a tuned model-based controller with the same torque
-#: limits.
-TASK_TABLE: tuple[TaskSpec, ...] = (
-    TaskSpec.of_arm(
-        ReacherTask,
-        "Reacher-v5",
-        "2-link planar arm reaching a random target",
-        solved=-3.75,
-        warp=True,
-    ),
-    TaskSpec.of_arm(
-        PusherTask, "Pusher-v5", "7-DoF arm pushing a puck to a goal", solved=0.0, warp=True
-    ),
-    TaskSpec.of_arm(
-        Reacher3Task,
-        "robopg/Reacher3-v0",
-        "3-link planar arm (redundant joint) reaching a random target",
-        solved=-3.75,
-        registers_gym=True,
-        warp=True,
-    ),
-    TaskSpec.of_arm(
-        Arm7Task,
-        "robopg/Arm7-v0",
-        "7-DoF arm (Pusher kinematics) reaching a random 3-D target",
-        solved=-15.0,
-        registers_gym=True,
-        warp=True,
-    ),
-    TaskSpec.of_arm(
-        PandaReachTask,
-        "robopg/PandaReach-v0",
-        "Franka Panda (torque control, gravity compensated) reaching a random 3-D target",
-        solved=-2.02,
-        registers_gym=True,
-        warp=True,
-    ),
-    TaskSpec.of_arm(
-        PandaPushTask,
-        "robopg/PandaPush-v0",
-        "Franka Panda pushing a puck across a table to a random goal (contacts)",
-        registers_gym=True,
-        warp=True,
-    ),
-)
+def add_task(spec: TaskSpec) -> None:
+    """Put ``spec`` in the table (a second, different spec of the same name is refused)."""
+    known = TASKS.get(spec.name)
+    if known is not None and known != spec:
+        raise EnvError(f"A task named '{spec.name}' is already registered ({known.gym_id}).")
+    table = sorted([*TASKS.values(), spec], key=lambda s: (s.rank, s.name))
+    TASKS.clear()
+    TASKS.update({s.name: s for s in table})
+    ARM_TASKS.clear()
+    ARM_TASKS.update({s.name: s.arm for s in table if s.arm is not None})
 
-#: the table by short name
-TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in TASK_TABLE}
 
-#: the arm tasks the batched MuJoCo engine implements, by short name
-ARM_TASKS: dict[str, type[ArmTask]] = {
-    spec.name: spec.arm for spec in TASK_TABLE if spec.arm is not None
-}
+def task_module_spec(module: str) -> TaskSpec:
+    """Import ``module`` (a task module: an ``ArmTask`` and its ``SPEC``) and add its task to the
+    table; returns the spec (idempotent). ``robopg.envs.register_task`` also registers its
+    gymnasium id."""
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        raise EnvError(f"Cannot import task module '{module}': {exc}.") from None
+    spec = getattr(mod, "SPEC", None)
+    if not isinstance(spec, TaskSpec):
+        raise EnvError(
+            f"Task module '{module}' has no SPEC = TaskSpec.of_arm(...); see the README's "
+            "'How to add a task'."
+        )
+    add_task(spec)
+    return spec
+
+
+def _discover() -> None:
+    for info in pkgutil.iter_modules(arms.__path__):
+        if not info.name.startswith("_"):
+            spec = importlib.import_module(f"{arms.__name__}.{info.name}").SPEC
+            add_task(spec)
+
+
+_discover()

@@ -18,6 +18,7 @@ from typing import Any
 
 from robopg.algo import activations
 from robopg.algo.net_config import STD_KINDS, NetConfig
+from robopg.envs.tasks import TASKS
 from robopg.errors import ConfigError
 
 #: why ``--antithetic`` and ``--engine warp`` do not combine (validation and make_collector say it)
@@ -53,7 +54,7 @@ def _f(default: Any, help: str) -> Any:
 class TrainConfig:
     """Every knob of a training run. Field docs double as CLI help."""
 
-    env: str = _f("reacher", "Task: reacher, pusher, reacher3, arm7, panda-reach, a gymnasium id.")
+    env: str = _f("reacher", f"Task: {', '.join(TASKS)}, or a gymnasium id.")
     steps: int = _f(1_000_000, "Total environment steps to train for.")
     seed: int = _f(0, "Seed for envs, torch and numpy (all derived from it).")
     # 32 (not 16) by measurement: the same learning at 1M steps, ~1.2× the env steps/s

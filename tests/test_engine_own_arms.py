@@ -15,8 +15,9 @@ from gymnasium.utils.env_checker import check_env
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from robopg.envs import TASKS, make_vector_env
+from robopg.envs.arms.arm7 import Arm7Task
+from robopg.envs.arms.reacher3 import Reacher3Task
 from robopg.envs.batched import BatchedArmEnv
-from robopg.envs.own_arms import Arm7Task, Reacher3Task
 
 OWN = ["reacher3", "arm7"]
 

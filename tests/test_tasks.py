@@ -3,14 +3,14 @@
 import gymnasium as gym
 import pytest
 
-from robopg.envs import ARM_TASKS, TASK_TABLE, TASKS, TaskSpec, resolve_task
+from robopg.envs import ARM_TASKS, TASKS, TaskSpec, resolve_task
 from robopg.envs.batched import ArmTask
 from robopg.errors import EnvError
 
 
 def test_every_named_task_is_one_entry_with_its_arm() -> None:
     assert list(TASKS) == ["reacher", "pusher", "reacher3", "arm7", "panda-reach", "panda-push"]
-    for spec in TASK_TABLE:
+    for spec in TASKS.values():
         assert spec.arm is not None and issubclass(spec.arm, ArmTask)
         assert spec.arm.name == spec.name  # named by the class, written once
         assert ARM_TASKS[spec.name] is spec.arm
@@ -20,7 +20,7 @@ def test_every_named_task_is_one_entry_with_its_arm() -> None:
 
 
 def test_gymnasium_registration_comes_from_the_table() -> None:
-    registered = {s.name for s in TASK_TABLE if s.registers_gym}
+    registered = {s.name for s in TASKS.values() if s.registers_gym}
     assert registered == {"reacher3", "arm7", "panda-reach", "panda-push"}
     for name in registered:
         spec = TASKS[name]

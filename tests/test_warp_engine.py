@@ -27,23 +27,14 @@ import pytest
 import torch
 
 from robopg.collect.warp import require_warp
+from robopg.envs.arms.arm7 import Arm7Task
+from robopg.envs.arms.pusher import PusherTask
+from robopg.envs.arms.reacher import ReacherTask
 from robopg.envs.batched import BatchedArmEnv
-from robopg.envs.gym_arms import PusherTask, ReacherTask
-from robopg.envs.own_arms import Arm7Task, Reacher3Task
 from robopg.envs.panda import PandaReachTask
+from robopg.envs.tasks import TASKS
 from robopg.errors import EnvError
 
-#: task: (episodes compared, max |Δobs| allowed, max |Δreward| allowed); measured gaps in the
-#: module docstring, the bounds leave about 4× margin
-FOLLOW = {
-    "reacher": (2, 1e-4, 2e-6),
-    "reacher3": (2, 1e-4, 2e-6),
-    "pusher": (1, 5e-5, 2e-6),
-    "arm7": (1, 2e-3, 3e-5),
-    # measured: max |Δobs| 9.1e-3 (a joint velocity of up to 20 rad/s under these actions),
-    # |Δreward| 3.0e-4; the gap grows from 6e-6 at step 10 to 4e-4 at step 100 and 8e-3 at 149
-    "panda-reach": (1, 2e-2, 1e-3),
-}
 OBS_TOL = 1e-4  # reset observations (no dynamics yet)
 
 
@@ -64,12 +55,17 @@ def cpu_state(cpu: BatchedArmEnv):
     return cpu._qpos.copy(), cpu._qvel.copy(), mocap
 
 
-@pytest.mark.parametrize(
-    "arm_cls", [ReacherTask, Reacher3Task, PusherTask, Arm7Task, PandaReachTask]
-)
-def test_episodes_follow_the_cpu_engine(arm_cls):
+#: every task whose spec states the device engine's parity with the batched one (the spec's
+#: tolerances: about 4× the measured gaps; panda-push's contacts are checked further down)
+FOLLOWED = [spec for spec in TASKS.values() if spec.parity is not None]
+
+
+@pytest.mark.parametrize("spec", FOLLOWED, ids=[spec.name for spec in FOLLOWED])
+def test_episodes_follow_the_cpu_engine(spec):
     n = 4
-    episodes, obs_tol, reward_tol = FOLLOW[arm_cls.name]
+    arm_cls = spec.arm_task()
+    assert spec.parity is not None
+    episodes, obs_tol, reward_tol = spec.parity.episodes, spec.parity.obs, spec.parity.reward
     cpu = BatchedArmEnv(arm_cls.make(), n, num_threads=1)
     dev = warp_env(arm_cls, n)
     obs = cpu.reset(seed=3)
@@ -217,11 +213,15 @@ def test_pusher_contact_overflow_is_one_sentence():
     ok.check_overflow()  # the default buffers hold Pusher's contacts
 
 
-def test_task_table_lists_warp_exactly_for_the_device_tasks():
-    from robopg.collect.warp.tasks import DEVICE_TASKS
-    from robopg.envs.tasks import TASKS
+def test_every_device_twin_the_table_names_is_built_for_its_task():
+    from robopg.collect.warp.tasks import DeviceTask, device_task
 
-    assert {name for name, spec in TASKS.items() if spec.warp} == set(DEVICE_TASKS)
+    for spec in TASKS.values():
+        if spec.device is None:
+            continue
+        twin = device_task(spec.arm_task().make(), torch.device("cpu"))
+        assert isinstance(twin, DeviceTask), spec.name
+        assert type(twin).__name__ == spec.device.partition(":")[2]
 
 
 def test_arm7_targets_land_in_the_cpu_engines_target_set():

@@ -30,7 +30,7 @@ def test_engine_warp_without_the_extra_is_one_sentence(monkeypatch):
 def test_device_collector_batch_is_consistent():
     from robopg.collect.device_rollout import DeviceRolloutCollector
     from robopg.collect.warp.engine import WarpArmEnv
-    from robopg.envs.gym_arms import ReacherTask
+    from robopg.envs.arms.reacher import ReacherTask
 
     n = 4
     env = WarpArmEnv(ReacherTask.make(), n, device="cpu")

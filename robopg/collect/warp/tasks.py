@@ -15,15 +15,18 @@ of a fixed number of candidates.
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
+from robopg.envs.arms.arm7 import Arm7Task
+from robopg.envs.arms.pusher import PusherTask
+from robopg.envs.arms.reacher import ReacherTask
+from robopg.envs.arms.reacher3 import Reacher3Task
 from robopg.envs.batched import ArmTask
-from robopg.envs.gym_arms import PusherTask, ReacherTask
-from robopg.envs.own_arms import Arm7Task, Reacher3Task
 from robopg.envs.panda import (
     GOAL_HIGH,
     GOAL_LOW,
@@ -36,6 +39,7 @@ from robopg.envs.panda import (
     PandaPushTask,
     PandaReachTask,
 )
+from robopg.envs.tasks import TASKS
 from robopg.errors import EnvError
 
 
@@ -342,23 +346,15 @@ class PandaPushDevice(PandaDevice):
         return dist + near + self.ctrl_cost(actions, a.reward_control_weight)
 
 
-#: the tasks the device engine runs, by short name
-DEVICE_TASKS: dict[str, type[DeviceTask]] = {
-    "reacher": ReacherDevice,
-    "reacher3": Reacher3Device,
-    "pusher": PusherDevice,
-    "arm7": Arm7Device,
-    "panda-reach": PandaReachDevice,
-    "panda-push": PandaPushDevice,
-}
-
-
 def device_task(arm: ArmTask, device: torch.device) -> DeviceTask:
-    """The torch twin of ``arm``, or one EnvError for a task the device engine lacks."""
-    cls = DEVICE_TASKS.get(arm.name)
-    if cls is None:
+    """The torch twin of ``arm`` its task spec names (``TaskSpec.device``), or one EnvError for
+    a task the device engine lacks."""
+    spec = TASKS.get(arm.name)
+    if spec is None or spec.device is None:
+        runs = ", ".join(name for name, s in TASKS.items() if s.device)
         raise EnvError(
-            f"Task '{arm.name}' has no warp engine yet (it runs {', '.join(DEVICE_TASKS)}); "
-            "use --engine batch."
+            f"Task '{arm.name}' has no warp engine yet (it runs {runs}); use --engine batch."
         )
+    module, _, name = spec.device.partition(":")
+    cls = getattr(importlib.import_module(module), name)
     return cls(arm, device)
