@@ -1,8 +1,8 @@
 """The task table: one ``TaskSpec`` per named task. Every other list of tasks derives from it.
 
 Why one table: the batched engines, the gymnasium ids robopg registers, the solved bars, the
-``robopg envs`` listing and ``attach()``'s observation code used to be five separate lists that
-had to agree. Adding a task is now one ``TaskSpec`` entry in ``TASK_TABLE`` (plus its
+``robopg envs`` listing and ``attach()``'s observation code all read it, so no two lists
+have to agree. Adding a task is one ``TaskSpec`` entry in ``TASK_TABLE`` (plus its
 ``ArmTask`` class, which holds the physics-side definition: MJCF, frame skip, reset,
 observation and reward).
 

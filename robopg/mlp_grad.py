@@ -5,9 +5,9 @@ more than half of Reacher's training time, and at that size the time is overhead
 arithmetic. Building and walking the autograd graph and ``Optimizer.step``'s bookkeeping cost
 about as much as the matmuls. Backpropagation through ``Linear → activation → … → Linear`` is
 five lines per layer, and ``torch.optim.adam.adam`` is the very function ``Adam.step`` calls
-(same kernels, same state tensors, so checkpoints and resumes see an ordinary Adam). Measured
-in the trainer on Reacher's defaults: the fit per update 23.5 → 17.2 ms, the whole run 1.19×
-(benchmarks/README.md, "Throughput"); gradients agree with autograd to float32 rounding
+(same kernels, same state tensors, so checkpoints and resumes see an ordinary Adam). It is the
+value fit's torch path where numpy's does not apply (docs/experiments.md, "Throughput");
+gradients agree with autograd to float32 rounding
 (tests/test_mlp_grad.py).
 """
 

@@ -1,7 +1,7 @@
 """A torch MLP and its Adam optimizer as flat numpy arrays: forward, backward and Adam's step.
 
 Why: robopg's nets are tiny (64-64) and its batches small (~100-800 rows), so on the CPU every
-torch call costs more in dispatch (~5-10 µs) than in arithmetic; numpy's per-call cost is a
+torch call costs more in dispatch than in arithmetic; numpy's per-call cost is a
 fraction of that, and keeping parameters, gradients and Adam's two moments in four flat float32
 arrays makes Adam's update a handful of array operations for the whole net instead of a handful
 per tensor. The value fit (``numpy_value_fit``) and the policy step (``numpy_policy_step``) are

@@ -2,8 +2,8 @@
 
 Why: the value regression is 5 epochs × 8 minibatches of ~100 rows on a 64-64 net per update
 (Reacher's defaults), and at that size a torch step is mostly dispatch (see ``numpy_mlp``).
-Measured side by side in one process: one minibatch step 3.5× faster than ``mlp_grad``'s torch
-version, the fit per update ≈ 3× faster in training (benchmarks/README.md, "Throughput").
+numpy's step costs a fraction of ``mlp_grad``'s torch version, so the fit per update is the
+part of training that gains most (docs/experiments.md, "Throughput").
 """
 
 from __future__ import annotations
