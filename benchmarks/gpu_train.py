@@ -1,4 +1,4 @@
-"""Training on the MuJoCo Warp engine: wall-clock and env steps to a return (issue 15's targets).
+"""Training on the MuJoCo Warp engine: wall-clock and env steps to a return, against targets.
 
 Run:  .venv/bin/python benchmarks/gpu_train.py            # on a CUDA machine
       .venv/bin/python benchmarks/gpu_train.py --small    # a smoke run on Warp's CPU device

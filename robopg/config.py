@@ -58,7 +58,7 @@ class TrainConfig:
     steps: int = _f(1_000_000, "Total environment steps to train for.")
     seed: int = _f(0, "Seed for envs, torch and numpy (all derived from it).")
     # 32 (not 16) by measurement: the same learning at 1M steps, ~1.2× the env steps/s
-    # (half as many policy forwards per batch); benchmarks/README.md "Throughput".
+    # (half as many policy forwards per batch); docs/experiments.md, "The batch shape".
     num_envs: int = _f(32, "Parallel environments per process.")
     antithetic: bool = _f(
         False,

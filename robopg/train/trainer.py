@@ -95,7 +95,7 @@ def log_std_ceiling(
     Why a ceiling and not a fixed σ: σ stays learned below it (the gradient may lower it
     faster), while the schedule guarantees the late, fine-tuning updates are estimated from
     trajectories with little noise (on Pusher the learned σ stays 7-20× the mean action's
-    energy while pushing; benchmarks/README.md, "Pusher")."""
+    energy while pushing; docs/experiments.md, "Pusher")."""
     frac = min(1.0, update_idx / total_updates)
     return (1.0 - frac) * log_std_init + frac * math.log(std_final)
 
