@@ -58,7 +58,7 @@ KEY_KP_ADD = 334
 KEY_KP_ENTER = 335
 
 SPEED_MIN, SPEED_MAX = 1.0 / 32.0, 8.0
-MAX_LAG_S = 0.25  # wall seconds the simulation may fall behind before the clock is re-anchored
+MAX_LAG_S = 0.5  # wall seconds the simulation may fall behind before the clock is re-anchored
 PAUSED_FRAME_S = 1.0 / 60.0
 PROBE_TIMEOUT_S = 30.0
 # the viewer's font is ASCII only
@@ -358,8 +358,10 @@ def overlay_texts(
 class _Clock:
     """Simulated time against the wall clock: how many env steps are due now.
 
-    The anchor moves on pause, speed change and when the simulation falls more than
-    ``MAX_LAG_S`` behind (it then runs as fast as it can rather than racing to catch up).
+    When drawing is slow, several env steps are due per frame, so the motion stays in real time
+    at a low frame rate. The anchor moves on pause and speed changes, and when the simulation
+    falls more than ``MAX_LAG_S`` behind (a stall): it then resumes from where it is rather than
+    racing to catch up.
     """
 
     def __init__(self, dt: float, speed: float) -> None:
@@ -375,10 +377,12 @@ class _Clock:
         """Env steps to take now so that simulated time catches up with the wall clock."""
         elapsed = (time.perf_counter() - self._wall0) * self.speed
         behind = elapsed - (steps_done - self._steps0) * self.dt
-        if behind > MAX_LAG_S * self.speed + self.dt:
-            self.anchor(steps_done)
-            return 1
-        return max(0, math.floor(behind / self.dt + 1e-9))
+        most = max(1, math.ceil(MAX_LAG_S * self.speed / self.dt))
+        due = max(0, math.floor(behind / self.dt + 1e-9))
+        if due > most:
+            self.anchor(steps_done + most)  # as if these steps had been on time
+            return most
+        return due
 
     def wait(self, steps_done: int) -> float:
         """Wall seconds until the next env step is due."""
@@ -452,6 +456,7 @@ def _run(
     )
     viewer_threads = [t for t in threading.enumerate() if t not in before]
     episodes.reset(seed)  # after launch_passive, whose mj_forward would count as a callback call
+    halo = TargetHalo.of(episodes.model)
     with handle.lock():
         for key, value in camera.items():
             if isinstance(value, np.ndarray):
@@ -495,6 +500,8 @@ def _run(
                 episodes.reset(seed)
                 clock.anchor(steps)
             handle.set_texts(overlay_texts(policy.task, seed, steps, ret, controls))
+            if halo is not None:
+                halo.draw(handle, episodes.data)
             handle.sync()
             frames += 1
             pause = PAUSED_FRAME_S if controls.paused else clock.wait(steps)
@@ -506,7 +513,6 @@ def _run(
                 on_episode(cut)
         if options.screenshot is not None:
             handle.sync()
-            time.sleep(0.5)  # let the render thread draw the last state
             _grab_screen(options.screenshot, handle.viewport)
     except KeyboardInterrupt:
         pass  # Ctrl-C in the terminal closes the viewer like its window's close button
@@ -515,6 +521,56 @@ def _run(
         for thread in viewer_threads:  # the viewer must be gone before the interpreter exits
             thread.join(timeout=10.0)
     return ViewResult(done, frames, policy.log or [])
+
+
+@dataclass(frozen=True)
+class TargetHalo:
+    """A translucent sphere around the task's target, drawn in the viewer's user scene.
+
+    The target is in the scene already (a sphere on a mocap body ``target`` or ``goal``), but a
+    policy that reaches it hides it inside the hand or under the puck; the halo, 3 times its
+    radius, stays visible around them.
+    """
+
+    body: int
+    radius: float
+    rgba: tuple[float, float, float, float]
+
+    @classmethod
+    def of(cls, model: Any) -> TargetHalo | None:
+        """The halo of a model's target sphere, or None if it has none (e.g. Hopper)."""
+        import mujoco
+
+        sphere = mujoco.mjtGeom.mjGEOM_SPHERE
+        for name in ("target", "goal"):
+            body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, name)
+            for geom in range(model.ngeom):
+                if (
+                    body >= 0
+                    and model.geom_bodyid[geom] == body
+                    and model.geom_type[geom] == sphere
+                ):
+                    r, g, b, _ = (float(c) for c in model.geom_rgba[geom])
+                    return cls(body, 3.0 * float(model.geom_size[geom][0]), (r, g, b, 0.4))
+        return None
+
+    def draw(self, handle: Any, data: Any) -> None:
+        """Put the halo at the target's current position (it moves on reset, or when dragged)."""
+        import mujoco
+
+        scene = handle.user_scn
+        if scene is None:
+            return
+        with handle.lock():
+            mujoco.mjv_initGeom(
+                scene.geoms[0],
+                type=mujoco.mjtGeom.mjGEOM_SPHERE,
+                size=np.array([self.radius, 0.0, 0.0]),
+                pos=np.array(data.xpos[self.body]),
+                mat=np.eye(3).reshape(-1),
+                rgba=np.array(self.rgba, dtype=np.float32),
+            )
+            scene.ngeom = 1
 
 
 def _camera_config(task: str) -> dict[str, Any]:
@@ -545,9 +601,13 @@ def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
         raise RenderError(f"Cannot write '{path}': {exc.strerror or exc}.") from None
 
 
-def _grab_screen(path: Path, viewport: Any) -> None:
+def _grab_screen(path: Path, viewport: Any, settle_s: float = 10.0) -> None:
     """A PNG of the screen's top-left ``viewport``-sized corner: the viewer's window where no
     window manager places it elsewhere, as under Xvfb (the whole screen if the size is unknown).
+
+    The viewer draws on its own thread, possibly well behind the last ``sync`` on a slow
+    software renderer, so the screen is grabbed until it has not changed for 0.8 s (the last
+    state is drawn), for at most ``settle_s`` seconds.
     """
     try:
         from PIL import ImageGrab
@@ -555,12 +615,22 @@ def _grab_screen(path: Path, viewport: Any) -> None:
         raise RenderError(
             "--screenshot needs Pillow; install it with pip install 'robopg[video]'."
         ) from None
-    image = ImageGrab.grab(xdisplay=os.environ.get("DISPLAY"))
+    crop = None
     if viewport is not None and viewport.width > 0 and viewport.height > 0:
-        image = image.crop(
-            (0, 0, min(viewport.width, image.width), min(viewport.height, image.height))
-        )
-    _atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
+        crop = (0, 0, viewport.width, viewport.height)
+
+    def grab() -> Any:
+        image = ImageGrab.grab(xdisplay=os.environ.get("DISPLAY"))
+        return image.crop(crop) if crop else image
+
+    deadline = time.perf_counter() + settle_s
+    final, same = grab(), 0
+    while same < 2 and time.perf_counter() < deadline:
+        time.sleep(0.4)
+        image = grab()
+        same = same + 1 if image.tobytes() == final.tobytes() else 0
+        final = image
+    _atomic_write(path, lambda tmp: final.save(tmp, format="PNG"))
 
 
 def _write_record(path: Path, task: str, result: ViewResult) -> None:
