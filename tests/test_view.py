@@ -21,7 +21,6 @@ from robopg.controller import Controller
 from robopg.evaluate import run_episodes
 from robopg.mujoco_control import reset_data, task_model
 from robopg.render.viewer import (
-    KEY_BACKSPACE,
     KEY_ENTER,
     KEY_EQUAL,
     KEY_KP_ADD,
@@ -31,6 +30,7 @@ from robopg.render.viewer import (
     SPEED_MAX,
     SPEED_MIN,
     Controls,
+    viewer_reset,
 )
 from robopg.trainer import Trainer
 
@@ -41,13 +41,18 @@ SCREEN = (1280, 720)
 WINDOW = (853, 480)  # the viewer opens a window of 2/3 of the screen, at its top-left corner
 
 
-def _xvfb_or_skip() -> str:
-    xvfb = shutil.which("Xvfb")
-    if xvfb is None or shutil.which("xvfb-run") is None:
+def _tool_or_skip(*names: str, package: str) -> str:
+    """The first tool's path; skip without them, except in CI, which must have them."""
+    paths = [shutil.which(name) for name in names]
+    if None in paths:
         if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI must have Xvfb (apt-get install xvfb): .ci/run installs it.")
-        pytest.skip("Xvfb is not installed (apt-get install xvfb)")
-    return xvfb
+            pytest.fail(f"CI must have {package} (apt-get install {package}): .ci/run installs it.")
+        pytest.skip(f"{package} is not installed (apt-get install {package})")
+    return str(paths[0])
+
+
+def _xvfb_or_skip() -> str:
+    return _tool_or_skip("Xvfb", "xvfb-run", package="xvfb")
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +107,12 @@ def _drawn(frame: np.ndarray) -> bool:
 
 def _record(path: Path) -> dict:
     return json.loads(path.read_text())
+
+
+def _wait_for_window(proc: subprocess.Popen[str], display: str) -> None:
+    while not _drawn(_grab(display)):
+        assert proc.poll() is None, proc.communicate()[1]
+        time.sleep(0.2)
 
 
 def test_panda_reach_window_frames_screenshot_and_actions(xdisplay: str, tmp_path: Path) -> None:
@@ -191,6 +202,50 @@ def test_gymnasium_task_without_arm_steps_its_env(xdisplay: str, tmp_path: Path)
     assert [e["steps"] for e in doc["episodes"]] == expected.lengths
 
 
+def test_keys_in_the_window(xdisplay: str, tmp_path: Path) -> None:
+    """Real key presses (XTEST, through xdotool): Backspace starts seed 1 where env.reset(seed=1)
+    starts (not at the viewer's own reset pose), Enter switches to sampled actions, Space
+    pauses (the window stops changing, step counter included)."""
+    xdotool = _tool_or_skip("xdotool", package="xdotool")
+    record = tmp_path / "record.json"
+    args = ["panda-reach", "--speed", "0.25", "--max-seconds", "12", "--record", str(record)]
+    proc = _view(args, xdisplay)
+    _wait_for_window(proc, xdisplay)
+
+    def press(key: str) -> None:
+        # no window manager: the keyboard goes to the window under the pointer
+        env = {**os.environ, "DISPLAY": xdisplay}
+        subprocess.run([xdotool, "mousemove", "400", "300", "key", key], env=env, check=True)
+        time.sleep(1.0)
+
+    press("BackSpace")
+    press("Return")
+    press("space")
+    time.sleep(1.0)  # let the window draw the paused state
+    paused = _grab(xdisplay)
+    time.sleep(1.0)
+    np.testing.assert_array_equal(_grab(xdisplay), paused)
+    _, err = proc.communicate()
+    assert proc.returncode == 0, err
+
+    doc = _record(record)
+    first, second = doc["episodes"]
+    assert (first["seed"], first["complete"], second["seed"]) == (0, False, 1)
+    assert 0 < first["steps"] < 150  # cut short by Backspace
+    obs, actions = np.array(doc["obs"]), np.array(doc["actions"])
+    assert len(obs) == first["steps"] + second["steps"]  # one action per env step, no other
+    model, data = task_model("panda-reach")
+    np.testing.assert_array_equal(obs[first["steps"]], reset_data("panda-reach", model, data, 1))
+    # mean actions until Enter, then the seeded sampling controller's, in order
+    switch = doc["sampled"].index(True)
+    assert first["steps"] < switch < len(obs)
+    assert doc["sampled"] == [False] * switch + [True] * (len(obs) - switch)
+    mean = Controller.load("panda-reach")
+    sampled = Controller.load("panda-reach", stochastic=True, seed=0)
+    expected = [mean.act(o) for o in obs[:switch]] + [sampled.act(o) for o in obs[switch:]]
+    np.testing.assert_array_equal(actions, np.array(expected))
+
+
 def test_without_a_display_one_sentence_and_exit_2() -> None:
     proc = _view(["reacher"], display=None)
     out, err = proc.communicate(timeout=120)
@@ -244,13 +299,33 @@ def test_keys() -> None:
     assert controls.stochastic
     controls.on_key(KEY_ENTER)
     assert not controls.stochastic
-    # one-shot requests: taken once per press
-    assert not controls.take_next_episode()
-    controls.on_key(KEY_BACKSPACE)
-    assert controls.take_next_episode()
-    assert not controls.take_next_episode()
+    # a one-shot request: taken once per press
+    assert not controls.take_step_once()
     controls.on_key(KEY_RIGHT)
     assert controls.take_step_once()
     assert not controls.take_step_once()
-    controls.on_key(ord("S"))  # letters are the viewer's own visualisation toggles: ignored
+    # Backspace is the viewer's own reset (see viewer_reset); letters are its visualisation
+    # toggles: both leave the controls alone
+    controls.on_key(259)
+    controls.on_key(ord("S"))
     assert (controls.paused, controls.stochastic, controls.speed) == (False, False, SPEED_MIN)
+    assert not controls.take_step_once()
+
+
+def test_viewer_reset_is_seen_in_the_data() -> None:
+    import mujoco
+
+    model, data = task_model("panda-reach")
+    reset_data("panda-reach", model, data, 4)
+    left = (data.time, data.qpos.copy())
+    assert not viewer_reset(data, *left)  # nothing happened
+    mujoco.mj_resetData(model, data)  # Backspace at the very start of an episode
+    assert viewer_reset(data, *left)
+    reset_data("panda-reach", model, data, 4)
+    mujoco.mj_step(model, data, nstep=8)
+    left = (data.time, data.qpos.copy())
+    assert not viewer_reset(data, *left)
+    mujoco.mj_step(model, data)  # an env step moves on: not a reset
+    assert not viewer_reset(data, *left)
+    mujoco.mj_resetData(model, data)  # Backspace mid-episode
+    assert viewer_reset(data, *left)

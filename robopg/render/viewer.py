@@ -15,8 +15,9 @@ steps several env steps per frame when drawing is slow) and hands each new state
 with ``sync``. Keys (read by the viewer's ``key_callback`` on its thread, applied by the loop):
 
 - Space: pause / resume; → (right arrow): one env step while paused;
-- Backspace: the next episode (seed + 1); the viewer's own Backspace resets the data to the
-  model's home pose, and the loop then puts it where that seed's episode starts;
+- Backspace: the next episode (seed + 1). Backspace is the viewer's own reset (the model's home
+  pose); the loop sees it in the data after the ``sync`` that applied it (``viewer_reset``) and
+  puts the data where the next seed's episode starts;
 - Enter: switch between the mean action (deterministic) and sampled actions (stochastic);
 - ``-`` / ``=`` (or keypad − / +): half / double speed (1/32× to 8×).
 
@@ -51,7 +52,6 @@ KEY_SPACE = 32
 KEY_MINUS = 45
 KEY_EQUAL = 61
 KEY_ENTER = 257
-KEY_BACKSPACE = 259
 KEY_RIGHT = 262
 KEY_KP_SUBTRACT = 333
 KEY_KP_ADD = 334
@@ -110,7 +110,6 @@ class Controls:
     speed: float = 1.0
     paused: bool = False
     stochastic: bool = False
-    _next_episode: bool = False
     _step_once: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -121,19 +120,12 @@ class Controls:
                 self.paused = not self.paused
             elif key == KEY_RIGHT:
                 self._step_once = True
-            elif key == KEY_BACKSPACE:
-                self._next_episode = True
             elif key in (KEY_ENTER, KEY_KP_ENTER):
                 self.stochastic = not self.stochastic
             elif key in (KEY_MINUS, KEY_KP_SUBTRACT):
                 self.speed = max(SPEED_MIN, self.speed / 2.0)
             elif key in (KEY_EQUAL, KEY_KP_ADD):
                 self.speed = min(SPEED_MAX, self.speed * 2.0)
-
-    def take_next_episode(self) -> bool:
-        with self._lock:
-            asked, self._next_episode = self._next_episode, False
-            return asked
 
     def take_step_once(self) -> bool:
         with self._lock:
@@ -144,16 +136,16 @@ class Controls:
 class LivePolicy:
     """The policy the callback calls: ``Controller.act`` of the mean or the sampling controller.
 
-    Satisfies ``mujoco_control.ActsOnTask``. With ``log`` it keeps every (obs, action) pair,
-    (obs_dim,) and (act_dim,) float64, which is how a test checks that what the viewer applied is
-    ``Controller.act`` of what it observed.
+    Satisfies ``mujoco_control.ActsOnTask``. ``last`` is its latest (obs, action, sampled):
+    (obs_dim,) and (act_dim,) float64, recorded after each env step (``--record``) so that a test
+    can check that what the viewer applied is ``Controller.act`` of what it observed.
     """
 
     def __init__(self, mean: Controller, sampled: Controller, controls: Controls) -> None:
         self.mean = mean
         self.sampled = sampled
         self.controls = controls
-        self.log: list[tuple[np.ndarray, np.ndarray, bool]] | None = None
+        self.last: tuple[np.ndarray, np.ndarray, bool] | None = None
 
     @property
     def task(self) -> str:
@@ -166,8 +158,7 @@ class LivePolicy:
     def act(self, obs: np.ndarray) -> np.ndarray:
         stochastic = self.controls.stochastic
         action = (self.sampled if stochastic else self.mean).act(obs)
-        if self.log is not None:
-            self.log.append((np.array(obs, dtype=np.float64), np.array(action), stochastic))
+        self.last = (np.array(obs, dtype=np.float64), np.array(action), stochastic)
         return action
 
 
@@ -184,6 +175,10 @@ class Episodes(Protocol):
 
     def step(self) -> tuple[float, bool]:
         """One env step under the policy: (reward, episode over)."""
+        ...
+
+    def end_episode(self) -> None:
+        """Stop acting until the next ``reset`` (the viewer may reset the data meanwhile)."""
         ...
 
     def close(self) -> None: ...
@@ -213,7 +208,7 @@ class ArmEpisodes:
     def reset(self, seed: int) -> None:
         from robopg.mujoco_control import Attachment, reset_data
 
-        self.close()
+        self.end_episode()
         reset_data(self.policy.task, self.model, self.data, seed)
         # Controller.attach, with the recording wrapper in the controller's place
         self._attachment = Attachment(self.policy, self.model, self.data)
@@ -229,10 +224,13 @@ class ArmEpisodes:
         over = bool(self.arm.terminated(xpos)[0]) or self._steps >= self.arm.max_episode_steps
         return reward, over
 
-    def close(self) -> None:
+    def end_episode(self) -> None:
         if self._attachment is not None:
             self._attachment.detach()
             self._attachment = None
+
+    def close(self) -> None:
+        self.end_episode()
 
 
 class GymEpisodes:
@@ -265,6 +263,9 @@ class GymEpisodes:
         obs, reward, terminated, truncated, _ = self.env.step(action.astype(np.float32))
         self._obs = np.asarray(obs, dtype=np.float64).reshape(-1)
         return float(reward), bool(terminated or truncated)
+
+    def end_episode(self) -> None:
+        pass  # the env acts only when stepped
 
     def close(self) -> None:
         self.env.close()
@@ -422,8 +423,6 @@ def view_policy(
     mean = Controller.load(path)
     sampled = Controller.load(path, stochastic=True, seed=options.seed)
     policy = LivePolicy(mean, sampled, controls)
-    if options.record is not None:
-        policy.log = []
     camera = _camera_config(mean.task)  # before attaching: MuJoCo has one control callback
     episodes = make_episodes(policy)
     try:
@@ -433,6 +432,18 @@ def view_policy(
     if options.record is not None:
         _write_record(options.record, mean.task, result)
     return result
+
+
+def viewer_reset(data: Any, left_time: float, left_qpos: np.ndarray) -> bool:
+    """Whether the viewer's own reset (Backspace: ``mj_resetData``, time back to 0, the model's
+    home pose) hit ``data`` in the last ``sync``, given the time and (nq,) qpos it was left at.
+
+    Backspace is the viewer's key and its reset reaches the data in whichever ``sync`` comes
+    next, so the loop looks at the data rather than at the key to start the next seed.
+    """
+    if data.time < left_time:
+        return True
+    return bool(left_time == 0.0 and data.time == 0.0 and not np.array_equal(data.qpos, left_qpos))
 
 
 def _run(
@@ -464,9 +475,17 @@ def _run(
             else:
                 setattr(handle.cam, key, value)
     done: list[EpisodeResult] = []
+    log: list[tuple[np.ndarray, np.ndarray, bool]] = []
     frames, steps, ret = 0, 0, 0.0
     clock = _Clock(episodes.dt, controls.speed)
     start = time.perf_counter()
+
+    def show() -> None:
+        handle.set_texts(overlay_texts(policy.task, seed, steps, ret, controls))
+        if halo is not None:
+            halo.draw(handle, episodes.data)
+        handle.sync()
+
     try:
         while handle.is_running():
             if (
@@ -477,33 +496,31 @@ def _run(
             if controls.speed != clock.speed or controls.paused:
                 clock.speed = controls.speed
                 clock.anchor(steps)
-            restart = controls.take_next_episode()
             todo = 0 if controls.paused else clock.due(steps)
             if controls.take_step_once() and controls.paused:
                 todo = 1
-            finished = False
+            over = False
             for _ in range(todo):
                 reward, over = episodes.step()
                 steps, ret = steps + 1, ret + reward
+                if options.record is not None and policy.last is not None:
+                    log.append(policy.last)
                 if over:
-                    finished = True
                     break
-            if finished or restart:
-                result = EpisodeResult(seed, ret, steps, finished, controls.stochastic)
+            left_time, left_qpos = float(episodes.data.time), np.array(episodes.data.qpos)
+            show()
+            frames += 1
+            if over or viewer_reset(episodes.data, left_time, left_qpos):
+                result = EpisodeResult(seed, ret, steps, over, controls.stochastic)
                 done.append(result)
                 if on_episode is not None:
                     on_episode(result)
                 if options.episodes and len(done) >= options.episodes:
                     break
-                handle.sync()  # first apply the viewer's own Backspace reset, if any
                 seed, steps, ret = seed + 1, 0, 0.0
                 episodes.reset(seed)
                 clock.anchor(steps)
-            handle.set_texts(overlay_texts(policy.task, seed, steps, ret, controls))
-            if halo is not None:
-                halo.draw(handle, episodes.data)
-            handle.sync()
-            frames += 1
+                show()
             pause = PAUSED_FRAME_S if controls.paused else clock.wait(steps)
             time.sleep(min(pause, PAUSED_FRAME_S * 4))
         if steps and (not done or done[-1].seed != seed):
@@ -520,7 +537,7 @@ def _run(
         handle.close()
         for thread in viewer_threads:  # the viewer must be gone before the interpreter exits
             thread.join(timeout=10.0)
-    return ViewResult(done, frames, policy.log or [])
+    return ViewResult(done, frames, log)
 
 
 @dataclass(frozen=True)
