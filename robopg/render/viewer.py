@@ -5,7 +5,9 @@ MuJoCo control callback installed by ``Attachment`` (what ``Controller.attach`` 
 plain ``mujoco.mj_step``. What you watch is therefore what ``attach()`` does on a robot's
 simulator, not a re-implementation; the episode starts where ``env.reset(seed)`` would
 (``mujoco_control.reset_data``) and its reward is the task's own (``ArmTask.reward``), so the
-return shown is the one ``robopg eval`` reports for that seed. A gymnasium MuJoCo task without an
+return shown is the one ``robopg eval`` reports for that seed: bit for bit on robopg's own arms,
+to the rounding of the action on reacher and pusher (``attach()`` applies gymnasium's float64
+actions there, the batched engine float32 ones). A gymnasium MuJoCo task without an
 ``ArmTask`` (Hopper-v5, …) has no callback path; it is stepped through its gymnasium env, with
 the same ``Controller.act``.
 
@@ -104,7 +106,7 @@ class Controls:
     """The keyboard's effect: written by the viewer's thread (``on_key``), read by the loop.
 
     Every field is a plain value replaced whole, so the loop reads consistent values without a
-    lock; ``take_*`` clear a one-shot request under the lock so that no press is lost.
+    lock; ``take_step_once`` clears the one-shot request under the lock so no press is lost.
     """
 
     speed: float = 1.0
