@@ -268,6 +268,37 @@ def render(
     console.print(result.summary(), highlight=False)
 
 
+# ----------------------------------------------------------------------------------------- view
+@app.command()
+@friendly_errors
+def view(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="Run directory, checkpoint file, or task name (uses the shipped policy).",
+            metavar="TASK|RUN|FILE",
+        ),
+    ],
+    seed: Annotated[int, typer.Option(help="Seed of the first episode (i-th gets seed+i).")] = 0,
+    episodes: Annotated[
+        int, typer.Option(min=0, help="Stop after this many episodes (0: until closed).")
+    ] = 0,
+    stochastic: Annotated[
+        bool, typer.Option(help="Start with sampled actions (Enter switches).")
+    ] = False,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per wall second.")] = 1.0,
+    max_seconds: Annotated[float | None, typer.Option(hidden=True)] = None,
+    screenshot: Annotated[Path | None, typer.Option(hidden=True)] = None,
+    record: Annotated[Path | None, typer.Option(hidden=True)] = None,
+) -> None:
+    """Watch a policy act live in MuJoCo's viewer (Space pause, Backspace next seed, Enter
+    mean/sampled, -/= speed)."""
+    from robopg.render.viewer import ViewOptions, view_policy
+
+    options = ViewOptions(seed, episodes, stochastic, speed, max_seconds, screenshot, record)
+    view_policy(source, options, lambda e: console.print(f"episode {e.summary()}", highlight=False))
+
+
 # ----------------------------------------------------------------------------------------- plot
 @app.command()
 @friendly_errors
