@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from robopg.controller import Controller
-from robopg.evaluate import run_episodes
-from robopg.mujoco_control import reset_data, task_model
+from robopg.deploy.controller import Controller
+from robopg.deploy.evaluate import run_episodes
+from robopg.deploy.mujoco_control import reset_data, task_model
 from robopg.render.viewer import (
     KEY_ENTER,
     KEY_EQUAL,
@@ -32,7 +32,7 @@ from robopg.render.viewer import (
     Controls,
     viewer_reset,
 )
-from robopg.trainer import Trainer
+from robopg.train.trainer import Trainer
 
 from .conftest import tiny_config
 

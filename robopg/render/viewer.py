@@ -46,7 +46,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from robopg.controller import Controller
+from robopg.deploy.controller import Controller
 from robopg.errors import EnvError, RenderError
 
 # GLFW key codes, which MuJoCo's viewer passes to key_callback (mjKEY_* equal them).
@@ -197,7 +197,7 @@ class ArmEpisodes:
     def __init__(self, policy: LivePolicy) -> None:
         import mujoco
 
-        from robopg.mujoco_control import arm_class, task_model
+        from robopg.deploy.mujoco_control import arm_class, task_model
 
         self._mujoco = mujoco
         self.policy = policy
@@ -208,7 +208,7 @@ class ArmEpisodes:
         self._attachment: Any = None
 
     def reset(self, seed: int) -> None:
-        from robopg.mujoco_control import Attachment, reset_data
+        from robopg.deploy.mujoco_control import Attachment, reset_data
 
         self.end_episode()
         reset_data(self.policy.task, self.model, self.data, seed)
@@ -409,7 +409,7 @@ def view_policy(
 ) -> ViewResult:
     """Open the viewer on a run directory, checkpoint or task name (its shipped policy) and let
     the policy act until the window closes, ``options.episodes`` end or time runs out."""
-    from robopg.runs import resolve_policy_path
+    from robopg.runs.run_dir import resolve_policy_path
 
     if options.speed <= 0 or not math.isfinite(options.speed):
         raise RenderError(f"--speed must be a positive number, got {options.speed:g}.")
