@@ -254,14 +254,27 @@ def _print_aborted(trainer: Any) -> None:
     )
 
 
+def budget_text(steps: int, batches: int, batch_steps: int) -> str:
+    """The steps a run really trains: whole batches, so ``steps`` rounds up to a multiple.
+
+    ``budget_text(2000, 3, 800)`` → ``"2,400 steps (2,000 rounded up to 3 batches of 800)"``.
+    """
+    total = batches * batch_steps
+    unit = "batch" if batches == 1 else "batches"
+    if total == steps:
+        return f"{total:,} steps ({batches:,} {unit} of {batch_steps:,})"
+    return f"{total:,} steps ({steps:,} rounded up to {batches:,} {unit} of {batch_steps:,})"
+
+
 def _print_start(cfg: TrainConfig, trainer: Any) -> None:
     where = f"{trainer.device}" + (
         f" × {trainer.dist.world_size} processes" if trainer.dist.active else ""
     )
     console.print(
         f"[bold]robopg train[/] {trainer.task.name} ({trainer.task.gym_id}) on {where}, "
-        f"engine {type(trainer.env).__name__}, {trainer.total_updates} updates of "
-        f"{trainer.batch_steps:,} steps → {trainer.run_dir or 'new run directory'}",
+        f"engine {type(trainer.env).__name__}, "
+        f"{budget_text(cfg.steps, trainer.total_updates, trainer.batch_steps)} → "
+        f"{escape(str(trainer.run_dir or 'new run directory'))}",
         highlight=False,
     )
     settings = ", ".join(f"{k}={v}" for k, v in cfg.to_dict().items())
