@@ -43,7 +43,7 @@ class _Command(typer.core.TyperCommand):
     it is ``SOURCE``, an optional one ``[ENV]`` and a repeated one ``RUNS...``.
     """
 
-    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:  # click's Context (Typer's own copy)
         pieces = [self.options_metavar] if self.options_metavar else []
         for param in self.get_params(ctx):
             if isinstance(param, typer.core.TyperArgument):
@@ -58,9 +58,9 @@ class _Command(typer.core.TyperCommand):
 class _App(typer.Typer):
     """``typer.Typer`` whose commands are all ``_Command``s, so every usage line is alike."""
 
-    def command(self, name: str | None = None, **kwargs: Any) -> Callable[[F], F]:  # type: ignore[override]
+    def command(self, name: str | None = None, **kwargs: Any) -> Callable[[F], F]:
         kwargs.setdefault("cls", _Command)
-        return super().command(name, **kwargs)  # type: ignore[return-value]
+        return super().command(name, **kwargs)
 
 
 app = _App(

@@ -34,9 +34,7 @@ def _saturating_copy(run: Path, out: Path) -> Path:
 @pytest.mark.parametrize("source", ["saturating", "pusher"])
 # torch.jit.load warns that TorchScript is deprecated: the legacy format is what this checks.
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
-def test_every_format_matches_the_controller(
-    tiny_run: Path, tmp_path: Path, source: str
-) -> None:
+def test_every_format_matches_the_controller(tiny_run: Path, tmp_path: Path, source: str) -> None:
     if source == "saturating":
         src = str(_saturating_copy(tiny_run, tmp_path / "big.safetensors"))
     else:

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BOGUS = "MUJOCO_GL=bogus is not a backend robopg can render with; unset it or set it to egl or osmesa."
+BOGUS = (
+    "MUJOCO_GL=bogus is not a backend robopg can render with; unset it or set it to egl or osmesa."
+)
 NO_OSMESA = (
     "MUJOCO_GL=osmesa cannot open an OpenGL context here (its OpenGL library could not be "
     "loaded); install its packages (sudo apt-get install libosmesa6), or unset MUJOCO_GL to let "
