@@ -401,8 +401,9 @@ class Trainer:
     def _open_run_dir(self, cleanup: ExitStack) -> MetricsWriter | None:
         """Create (or take over, on resume) the run directory; rank 0 only.
 
-        The directory is locked for the whole run (``RunDir.owned``), and a resumed run first
-        cuts a half-written metrics line left by a killed process.
+        The directory is locked for the whole run (``RunDir.owned``); a resumed run rewrites
+        ``config.json`` with its settings (atomically) and cuts a half-written metrics line left
+        by a killed process.
         """
         if not self.dist.is_main:
             return None
@@ -414,6 +415,9 @@ class Trainer:
             save_json(self.run.config, {**self.cfg.to_dict(), "backend": self.backend.name})
         else:
             cleanup.enter_context(self.run.owned())
+            # The resumed settings (a larger --steps above all) are now the run's: config.json
+            # says what the run trains to, which `robopg info` measures progress against.
+            save_json(self.run.config, self.cfg.to_dict())
             for note in drop_torn_lines(self.run.path):
                 self.console.print(f"[yellow]{note}[/]", highlight=False)
         writer = MetricsWriter(self.run.path, tensorboard=self.cfg.tensorboard)
