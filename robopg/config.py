@@ -19,7 +19,6 @@ from typing import Any
 
 from robopg.algo import activations
 from robopg.algo.net_config import STD_KINDS, NetConfig
-from robopg.envs.tasks import TASKS
 from robopg.errors import ConfigError
 
 #: why ``--antithetic`` and ``--engine warp`` do not combine (validation and make_collector say it)
@@ -33,6 +32,15 @@ BASELINES = ("value", "mean", "none")
 DEVICES = ("auto", "cpu", "cuda")
 LR_SCHEDULES = ("constant", "linear")
 ACTIVATIONS = activations.NAMES  # the one table's names (robopg.algo.activations, no torch)
+
+
+def _own_task_names() -> list[str]:
+    """robopg's own tasks, one per module of ``envs/arms`` (module ``panda_reach`` is task
+    ``panda-reach``; a test holds every module to it), read from the files: importing the task
+    table would import MuJoCo, which the CLI must not do before it knows whether the command
+    draws (``MUJOCO_GL`` is read at MuJoCo's import)."""
+    arms = Path(__file__).resolve().parent / "envs" / "arms"
+    return sorted(p.stem.replace("_", "-") for p in arms.glob("[!_]*.py"))
 
 
 def _layer_sizes(text: str, name: str) -> tuple[int, ...]:
@@ -67,7 +75,7 @@ def _f(default: Any, help: str, panel: str) -> Any:
 class TrainConfig:
     """Every knob of a training run. Field docs double as CLI help."""
 
-    env: str = _f("reacher", f"Task: {', '.join(TASKS)}, or a gymnasium id.", TASK)
+    env: str = _f("reacher", f"Task: {', '.join(_own_task_names())}, or a gymnasium id.", TASK)
     steps: int = _f(1_000_000, "Total environment steps to train for.", TASK)
     seed: int = _f(0, "Seed for envs, torch and numpy (all derived from it).", TASK)
     # 32 (not 16) by measurement: the same learning at 1M steps, ~1.2× the env steps/s
