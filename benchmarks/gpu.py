@@ -90,7 +90,11 @@ def bench_warp(task: str, n: int, device: torch.device, steps: int) -> dict[str,
     env = WarpArmEnv(ARM_TASKS[task].make(), n, device=device)
     env.reset(0)
     env.synchronize()
-    mem = (free_before - torch.cuda.mem_get_info(device)[0]) / 2**20 if device.type == "cuda" else None
+    mem = (
+        (free_before - torch.cuda.mem_get_info(device)[0]) / 2**20
+        if device.type == "cuda"
+        else None
+    )
     pool = warp_pool_mb(device)
     physics = timed(env.simulate, steps, env.synchronize)
     policy = policy_for(env.obs_dim, env.act_dim, device)
@@ -106,9 +110,7 @@ def bench_warp(task: str, n: int, device: torch.device, steps: int) -> dict[str,
         "mem_warp_pool_mib": pool,
         "mem_torch_peak_mib": peak,
     }
-    del col, env
-    free_memory()
-    return out
+    return out  # the engine is freed with this frame: the caller runs free_memory()
 
 
 def physics_without_graphs(task: str, n: int, device: torch.device, steps: int) -> float:
@@ -171,6 +173,7 @@ def engine_table(args: argparse.Namespace, device: torch.device, doc: dict[str, 
             start = time.perf_counter()
             try:
                 row.update(bench_warp(task, n, device, args.steps))
+                free_memory()
                 write_json(args.json, doc)
                 if not args.no_eager:
                     row["warp_physics_no_graphs"] = physics_without_graphs(
@@ -187,8 +190,9 @@ def engine_table(args: argparse.Namespace, device: torch.device, doc: dict[str, 
             row["seconds"] = time.perf_counter() - start
             write_json(args.json, doc)
             table.add_row(
-                task, f"{n:,}", fmt(row.get("warp_physics")), fmt(row.get("warp_physics_no_graphs")),
-                fmt(row.get("warp_e2e")), fmt(row.get("cpu_physics")), fmt(row.get("cpu_e2e")),
+                task, f"{n:,}", fmt(row.get("warp_physics")),
+                fmt(row.get("warp_physics_no_graphs")), fmt(row.get("warp_e2e")),
+                fmt(row.get("cpu_physics")), fmt(row.get("cpu_e2e")),
                 fmt(row.get("e2e_ratio"), ".1f"), fmt(row.get("mem_engine_mib")),
                 fmt(row.get("mem_warp_pool_mib")),
             )  # fmt: skip
@@ -223,7 +227,9 @@ def compile_table(args: argparse.Namespace, doc: dict[str, Any]) -> None:
                 console.print(exc.stderr)
         write_json(args.json, doc)
         ct.add_row(task, fmt(row["cold_s"], ".1f"), fmt(row["warm_s"], ".1f"))
-        console.print(f"{task}: cold {fmt(row['cold_s'], '.1f')} s, warm {fmt(row['warm_s'], '.1f')} s")
+        console.print(
+            f"{task}: cold {fmt(row['cold_s'], '.1f')} s, warm {fmt(row['warm_s'], '.1f')} s"
+        )
     console.print(ct)
 
 
@@ -242,7 +248,7 @@ def main() -> None:
     ap.add_argument("--small", action="store_true", help="tiny sizes on Warp's CPU device")
     ap.add_argument("--no-eager", action="store_true", help="skip the physics without graphs")
     ap.add_argument("--compile", default=None, metavar="DIR",
-                    help="time cold and warm kernel loads per task with Warp cache DIR")  # fmt: skip
+                    help="time cold and warm kernel loads, Warp cache DIR")  # fmt: skip
     ap.add_argument("--warm-only", action="store_true", help="with --compile: keep DIR, warm only")
     ap.add_argument("--probe-timeout", type=float, default=300.0, help="seconds per compile probe")
     ap.add_argument("--json", default=None, help="write the measurements here as JSON")

@@ -163,8 +163,8 @@ EOF
 if ((SMALL)); then
   DEV=(--device cpu)
   COMPILE=("$PY" benchmarks/gpu.py --compile "$CACHE" --warm-only --tasks reacher "${DEV[@]}")
-  BENCH=("$PY" benchmarks/gpu.py --small --no-eager)
-  TRAIN=("$PY" benchmarks/gpu_train.py --small --pusher-budget 1)
+  BENCH=("$PY" benchmarks/gpu.py --small --no-eager --tasks reacher)
+  TRAIN=("$PY" benchmarks/gpu_train.py --small --tasks reacher)
   B_SETUP=60 B_COMPILE=90 B_TESTS=90 B_BENCH=120 B_TRAIN=120
 else
   COMPILE=("$PY" benchmarks/gpu.py --compile "$CACHE" --probe-timeout 120)
@@ -175,7 +175,9 @@ else
   B_TRAIN=$((${REACHER_BUDGET:-45} + ${PUSHER_BUDGET:-50} + 30))
 fi
 
-run_part setup "$B_SETUP" setup
+export -f setup install_site
+export PY SITE PARTS_DIR WORK
+run_part setup "$B_SETUP" bash -c setup
 if [[ "$(tail -c 300 "$WORK/setup.log" 2>/dev/null)" == *"missing package parts"* ]]; then
   publish --print
   exit 3

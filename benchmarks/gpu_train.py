@@ -143,14 +143,20 @@ def main() -> None:
         if "reacher" in args.tasks:
             trace = Trace(stop_at=-3.75, budget_s=args.reacher_budget)
             res = run("reacher", "reacher-gpu", args.device, {**common, **small}, trace, tmp)
-            res.update(budget_s=finite(args.reacher_budget), to={t: crossing(trace, t) for t in (-4.5, -3.75)})
+            res.update(
+                budget_s=finite(args.reacher_budget),
+                to={t: crossing(trace, t) for t in (-4.5, -3.75)},
+            )
             rows.append((res, [reached(trace, -4.5), reached(trace, -3.75)]))
             doc["runs"].append(res)
             write_json(args.json, doc)
         if "pusher" in args.tasks:
             trace = Trace(budget_s=args.pusher_budget)
             res = run("pusher", "pusher-gpu", args.device, {**common, **small}, trace, tmp)
-            res.update(budget_s=finite(args.pusher_budget), to={t: crossing(trace, t) for t in (-26.0, -25.0)})
+            res.update(
+                budget_s=finite(args.pusher_budget),
+                to={t: crossing(trace, t) for t in (-26.0, -25.0)},
+            )
             rows.append((res, [reached(trace, -26.0), ""]))
             doc["runs"].append(res)
             write_json(args.json, doc)
