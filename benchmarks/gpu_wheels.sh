@@ -45,7 +45,7 @@ rm -rf "$W/site/warp/examples" "$W/site/warp/tests" "$W/site/warp/bin/warp-clang
 find "$W/site" -name '*_test.py' -delete
 du -sm "$W/site" | awk '{print "unpacked, pruned:", $1, "MB"}'
 
-echo "packing (xz -9, a few minutes on 2 cores)..."
+echo "packing (xz -9: tens of minutes on 2 busy cores)..."
 tar -C "$W/site" -cf - . | xz -9 -T0 > "$W/site.tar.xz"
 split -b "${PART_MIB}M" -d "$W/site.tar.xz" "$W/site.tar.xz."
 rm -rf "$W/site" "$W/site.tar.xz"
