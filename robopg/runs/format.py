@@ -2,8 +2,8 @@
 
 Why a module of its own: ``robopg.runs.checkpoint`` (training, torch tensors) and
 ``robopg.deploy.controller`` (deployment, numpy only) read the same files and must refuse the
-same bad ones with the same sentences. Everything here is torch-free, so a controller loads a checkpoint
-in a process that has no deep-learning stack; the caller picks the array framework.
+same bad ones with the same sentences. Everything here is torch-free, so a controller loads a
+checkpoint in a process that has no deep-learning stack; the caller picks the array framework.
 
 A checkpoint is one ``.safetensors`` file whose string ``__metadata__`` holds a JSON header
 under ``META_KEY``: ``{"format": FORMAT, "format_version": int, ...}``.
