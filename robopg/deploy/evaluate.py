@@ -15,8 +15,8 @@ from typing import Protocol
 
 import numpy as np
 
-from robopg.envs import VectorEnv, make_vector_env
 from robopg.deploy.safety import safety_report
+from robopg.envs import VectorEnv, make_vector_env
 from robopg.envs.franka import LimitMonitor, LimitRecord, limit_report
 
 # obs (N, obs_dim) float64 → actions (N, act_dim), already clipped to the action range
