@@ -333,7 +333,7 @@ class BatchedArmEnv:
             "elapsed": self._elapsed.copy(),
             "obs": self._obs.copy(),
             "rng": [rng.bit_generator.state for rng in self._rngs],
-            **({} if self.limits is None else {"limits": self.limits.state_dict()}),
+            **({} if self.limits is None else self.limits.state_dict()),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -360,8 +360,8 @@ class BatchedArmEnv:
             rng.bit_generator.state = rng_state
             rngs.append(rng)
         self._rngs = rngs
-        if self.limits is not None and "limits" in state:
-            self.limits.load_state_dict(state["limits"])
+        if self.limits is not None:
+            self.limits.load_state_dict(state)
 
     def close(self) -> None:
         """Nothing to release beyond memory; present for the VectorEnv contract."""

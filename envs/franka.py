@@ -75,6 +75,9 @@ PANDA_LIMITS = JointLimits(
     torque_rate=_a(1000, 1000, 1000, 1000, 1000, 1000, 1000),
 )
 
+#: the monitor's per-env arrays a snapshot holds
+_STATE = ("prev_qvel", "prev_torque", "prev_acc", "has_acc", "counts", "peaks")
+
 #: what the real robot aborts a motion on, counted per step (columns of ``LimitMonitor.counts``)
 VIOLATIONS = ("velocity", "torque rate", "joint range")
 #: peak |x| / limit per episode (rows of ``LimitMonitor.peaks``)
@@ -131,11 +134,21 @@ class LimitMonitor:
         self._prev_torque = np.zeros((num_envs, j))
         self._prev_acc = np.zeros((num_envs, j))
         self._has_acc = np.zeros(num_envs, dtype=bool)  # jerk needs two accelerations
-        self.counts = np.zeros((num_envs, len(VIOLATIONS)), dtype=np.int64)
-        self.peaks = np.zeros((num_envs, len(PEAKS), j))
-        self.last_counts = self.counts.copy()
-        self.last_peaks = self.peaks.copy()
+        self._counts = np.zeros((num_envs, len(VIOLATIONS)), dtype=np.int64)
+        self._peaks = np.zeros((num_envs, len(PEAKS), j))
+        self.last_counts = self._counts.copy()
+        self.last_peaks = self._peaks.copy()
         self._ratio = np.empty((num_envs, len(PEAKS), j))
+
+    @property
+    def counts(self) -> np.ndarray:
+        """(N, 3) int: steps of the running episodes over each limit (``VIOLATIONS``)."""
+        return self._counts
+
+    @property
+    def peaks(self) -> np.ndarray:
+        """(N, 5, joints): the running episodes' peak |x| / limit (``PEAKS``)."""
+        return self._peaks
 
     def set_abort(self, penalty: float) -> None:
         """End an episode at its first violation, charging ``penalty`` per step (see
@@ -210,23 +223,16 @@ class LimitMonitor:
         return np.where(violated, reward - self.penalty * (1 + steps_left), reward)
 
     def state_dict(self) -> dict[str, Any]:
-        """The per-env arrays, to continue a run bit for bit."""
-        return {
-            "prev_qvel": self._prev_qvel.copy(),
-            "prev_torque": self._prev_torque.copy(),
-            "prev_acc": self._prev_acc.copy(),
-            "has_acc": self._has_acc.copy(),
-            "counts": self.counts.copy(),
-            "peaks": self.peaks.copy(),
-        }
+        """The per-env arrays, to continue a run bit for bit (flat ``limits_*`` keys, so an
+        engine snapshot can hold them beside its own arrays)."""
+        return {f"limits_{name}": getattr(self, f"_{name}").copy() for name in _STATE}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._prev_qvel[:] = state["prev_qvel"]
-        self._prev_torque[:] = state["prev_torque"]
-        self._prev_acc[:] = state["prev_acc"]
-        self._has_acc[:] = state["has_acc"]
-        self.counts[:] = state["counts"]
-        self.peaks[:] = state["peaks"]
+        """Restore ``state_dict()``'s arrays; a snapshot without them (taken before limits
+        were tracked) starts the statistics afresh."""
+        for name in _STATE:
+            if f"limits_{name}" in state:
+                getattr(self, f"_{name}")[:] = np.asarray(state[f"limits_{name}"])
 
 
 def abort_on_limits(env: object, penalty: float, task: str) -> None:

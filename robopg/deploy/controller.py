@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from robopg.algo.net_config import OBS_NORM_EPSILON, NetConfig
-from robopg.deploy.safety import SafetyLayer, safety_for_task
-from robopg.errors import CheckpointError, EnvError
+from robopg.deploy.safety import FiniteGuard, SafetyLayer, safety_for_task
+from robopg.errors import CheckpointError
 from robopg.fast.mlp import MLP, normalize_obs
 from robopg.runs.format import read_checkpoint_file
 from robopg.runs.run_dir import resolve_policy_path
@@ -125,7 +125,7 @@ class Controller:
     stochastic: bool = False
     rng: np.random.Generator | None = None
     state_std: StateStd | None = None
-    safety: SafetyLayer | None = None
+    safety: SafetyLayer | FiniteGuard | None = None
 
     @classmethod
     def load(
@@ -139,15 +139,12 @@ class Controller:
         into float64 numpy arrays, with safetensors' numpy reader: no torch, ever.
 
         ``safety``: wrap the policy in the task's safety layer; None (default) does so for the
-        tasks that have one (the Panda tasks, whose limits are Franka's) and not elsewhere."""
+        tasks that have one (the Panda tasks, whose limits are Franka's) and not elsewhere;
+        True on another task gives the ``FiniteGuard`` (a non-finite observation → the zero
+        action), the part of the layer that needs no limits table."""
         tensors, meta = read_checkpoint_file(resolve_policy_path(path), framework="numpy")
         task = str(meta["task"])
-        layer = safety_for_task(task) if safety is not False else None
-        if safety and layer is None:
-            raise EnvError(
-                f"The safety layer knows the limits of the Panda tasks only, not '{task}'; "
-                "load this policy with safety=False (the default for it)."
-            )
+        layer = None if safety is False else safety_for_task(task, finite_only=bool(safety))
         net = NetConfig.from_dict(meta.get("net"))
         policy = policy_arrays(tensors, net)
         layers = range(len(net.linear_layers()))

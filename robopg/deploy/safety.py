@@ -205,15 +205,38 @@ class SafetyLayer:
         return self.filter(x, action, held)
 
 
-def safety_for_task(task: str) -> SafetyLayer | None:
+@dataclass
+class FiniteGuard:
+    """The part of the layer every arm can have without a limits table: a row whose observation
+    is not finite gets the zero action (zero torque on every arm robopg ships), flagged and
+    counted; every other action passes untouched. Same interface as ``SafetyLayer``."""
+
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
+    flag: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def reset(self) -> None:
+        """Nothing to forget: the guard keeps no history."""
+
+    def act(self, obs: np.ndarray, policy: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        x = np.asarray(obs, dtype=np.float64)
+        held: np.ndarray = np.logical_not(np.isfinite(x).all(axis=1))
+        action = np.asarray(policy(np.where(held[:, None], 0.0, x)), dtype=np.float64)
+        self.flag = held
+        for key in ("steps", "intervened", "held", "nonfinite_obs"):
+            self.counts[key] += x.shape[0] if key == "steps" else int(held.sum())
+        return np.where(held[:, None], 0.0, action)
+
+
+def safety_for_task(task: str, finite_only: bool = False) -> SafetyLayer | FiniteGuard | None:
     """A fresh layer for ``task`` (its ``ArmTask`` declares ``limits`` and ``obs_joints``: the
-    Panda tasks), with the gear and control period of the task's own MJCF; None otherwise."""
+    Panda tasks), with the gear and control period of the task's own MJCF. Other tasks get the
+    ``FiniteGuard`` when ``finite_only`` is asked, else None."""
     from robopg.envs.tasks import TASKS
 
     spec = TASKS.get(task)
     arm = None if spec is None else spec.arm
     if arm is None or arm.limits is None or arm.obs_joints is None:
-        return None
+        return FiniteGuard() if finite_only else None
     model = arm.load_model()
     return SafetyLayer(
         limits=arm.limits,
