@@ -211,7 +211,7 @@ def task_report(task: str, result: EvalResult) -> list[str]:
         return []
     assert result.peak_obs is not None and result.peak_action is not None
     lines = spec.arm.eval_report(result.final_obs, result.peak_obs, result.peak_action)
-    if result.limits is not None:
+    if result.limits is not None and spec.arm.limits is not None:
         lines += limit_report(result.limits)
     if result.safety is not None:
         lines += safety_report(result.safety)
