@@ -323,11 +323,17 @@ def eval_cmd(
     task: Annotated[
         str | None, typer.Option(help="Evaluate on this task instead of the trained one.")
     ] = None,
+    safety: Annotated[
+        bool,
+        typer.Option(help="Act through the deployment safety layer (Panda tasks) and count it."),
+    ] = False,
 ) -> None:
     """Evaluate a saved policy: mean return ± its standard error (deterministic by default)."""
     from robopg.deploy.evaluate import evaluate_saved_policy, task_report
 
-    path, name, result = evaluate_saved_policy(source, episodes, seed, stochastic, engine, task)
+    path, name, result = evaluate_saved_policy(
+        source, episodes, seed, stochastic, engine, task, safety
+    )
     console.print(f"{name} · {path}\n{result.summary()}", highlight=False)
     for line in task_report(name, result):
         console.print(line, highlight=False)

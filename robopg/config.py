@@ -31,6 +31,7 @@ ANTITHETIC_WARP = (
 BASELINES = ("value", "mean", "none")
 DEVICES = ("auto", "cpu", "cuda")
 LR_SCHEDULES = ("constant", "linear")
+LIMITS = ("report", "abort")
 ACTIVATIONS = activations.NAMES  # the one table's names (robopg.algo.activations, no torch)
 
 
@@ -144,6 +145,18 @@ class TrainConfig:
         "--device; needs the extra robopg[gpu]).",
         ENGINE,
     )
+    limits: str = _f(
+        "report",
+        "Franka's limits on the Panda tasks: report (count violations; eval prints them) or "
+        "abort (a step the real robot would abort on ends the episode, with --limit-penalty).",
+        TASK,
+    )
+    limit_penalty: float = _f(
+        2.0,
+        "With --limits abort: reward charged for the violating step and for each step the "
+        "episode loses (above the worst per-step cost, so ending early never pays).",
+        TASK,
+    )
     num_threads: int = _f(0, "Threads for the batched engine (0: all cores).", ENGINE)
     eval_every: int = _f(
         0, "Evaluate deterministically every K updates (0: only at the end).", EVAL
@@ -223,6 +236,7 @@ class TrainConfig:
             "obs_clip",
             "reward_scale",
             "std_floor",
+            "limit_penalty",
         ):
             value = getattr(self, name)
             need(math.isfinite(value), f"{name} must be a finite number, got {value}.")
@@ -307,6 +321,11 @@ class TrainConfig:
             f"--log-std-init ({self.log_std_init}) must lie strictly between --log-std-min "
             f"({self.log_std_min}) and --log-std-max ({self.log_std_max}) with --std state.",
         )
+        need(
+            self.limits in LIMITS,
+            f"--limits must be one of {', '.join(LIMITS)}, got '{self.limits}'.",
+        )
+        need(self.limit_penalty >= 0, f"--limit-penalty must be ≥ 0, got {self.limit_penalty}.")
         need(self.num_threads >= 0, f"--num-threads must be ≥ 0, got {self.num_threads}.")
         need(self.eval_every >= 0, f"--eval-every must be ≥ 0, got {self.eval_every}.")
         need(self.eval_episodes >= 1, f"--eval-episodes must be ≥ 1, got {self.eval_episodes}.")

@@ -29,6 +29,7 @@ from robopg.collect.build import Engine, host_engine, make_collector, make_engin
 from robopg.config import TrainConfig, save_json
 from robopg.deploy.evaluate import EvalResult, run_episodes
 from robopg.envs import resolve_task
+from robopg.envs.franka import abort_on_limits
 from robopg.errors import CheckpointError, ConfigError, RobopgError, TrainingDiverged
 from robopg.runs.checkpoint import (
     Checkpoint,
@@ -148,6 +149,8 @@ class Trainer:
             num_threads=cfg.num_threads or None,
             log=self._status if self.dist.is_main else None,
         )
+        if cfg.limits == "abort":
+            abort_on_limits(self.env, cfg.limit_penalty, self.task.name)
         torch.manual_seed(self.seeds["init"])
         self.net_cfg = cfg.net_config(self.env.obs_dim, self.env.act_dim)
         self.policy = GaussianPolicy(self.net_cfg).to(self.device)
