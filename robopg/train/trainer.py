@@ -30,6 +30,7 @@ from robopg.config import TrainConfig, save_json
 from robopg.deploy.evaluate import EvalResult, run_episodes
 from robopg.envs import resolve_task
 from robopg.envs.franka import abort_on_limits
+from robopg.envs.flatten import obs_keys_meta
 from robopg.errors import CheckpointError, ConfigError, RobopgError, TrainingDiverged
 from robopg.runs.checkpoint import (
     Checkpoint,
@@ -454,6 +455,7 @@ class Trainer:
             "action_low": self.env.action_low.tolist(),
             "action_high": self.env.action_high.tolist(),
             "dt": self.env.dt,
+            **obs_keys_meta(self.env),  # the key order of a Dict observation, if any
             "config": self.cfg.to_dict(),
             "update": self.update_idx,
             "env_steps": self.env_steps,
