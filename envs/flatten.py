@@ -86,7 +86,9 @@ class ObsLayout:
     @classmethod
     def from_entries(cls, entries: Sequence[tuple[str, Sequence[int]]]) -> ObsLayout:
         """From ``(key, shape)`` pairs in flattening order."""
-        return cls(tuple(k for k, _ in entries), tuple(tuple(int(d) for d in s) for _, s in entries))
+        return cls(
+            tuple(k for k, _ in entries), tuple(tuple(int(d) for d in s) for _, s in entries)
+        )
 
 
 def layout_of_space(env_id: str, space: Any) -> ObsLayout | None:
@@ -108,7 +110,7 @@ def layout_of_space(env_id: str, space: Any) -> ObsLayout | None:
             f"Env '{env_id}' has a Dict observation whose entries {', '.join(bad)} are not Box "
             "spaces; robopg flattens a Dict of Boxes only."
         )
-    return ObsLayout.from_entries([(str(k), s.shape) for k, s in space.spaces.items()])
+    return ObsLayout.from_entries([(str(k), s.shape or ()) for k, s in space.spaces.items()])
 
 
 def _is_box(space: Any) -> bool:

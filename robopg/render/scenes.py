@@ -73,7 +73,9 @@ def scene_source(env: VectorEnv) -> SceneSource:
                 f"'{env.task}' is not a MuJoCo env; robopg renders MuJoCo tasks only."
             )
         if env.frame_skip is None:
-            raise RenderError(f"robopg cannot tell how '{env.task}' steps MuJoCo; it cannot draw it.")
+            raise RenderError(
+                f"robopg cannot tell how '{env.task}' steps MuJoCo; it cannot draw it."
+            )
         models = [s.model for s in subs]
         return SceneSource(models, env.frame_skip, lambda i: subs[i].data)
     raise RenderError(
