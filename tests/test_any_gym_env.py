@@ -284,3 +284,14 @@ def test_maze_renders_and_attach_says_it_is_for_our_arms(maze_run: Path, tmp_pat
     env = gym.make(MAZE).unwrapped
     with pytest.raises(EnvError, match=f"attach\\(\\) supports the tasks .*'{MAZE}' has no"):
         ctrl.attach(env.model, env.data)  # type: ignore[attr-defined]
+
+
+def test_only_envs_whose_state_we_know_are_snapshotted() -> None:
+    """PointMaze keeps its goal outside MjData: a resume starts fresh episodes instead of a
+    half-restored one; gymnasium's own MuJoCo envs still resume bit for bit."""
+    maze, reacher = make_vector_env(MAZE, 1), make_vector_env("Reacher-v5", 1, engine="gym")
+    assert maze.state_dict() is None
+    state = reacher.state_dict()
+    assert state is not None and state["gym.qpos"].shape == (1, 4)
+    maze.close()
+    reacher.close()
