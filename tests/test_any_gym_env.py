@@ -213,6 +213,7 @@ def maze_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     (run,) = out.iterdir()
+    assert run.name.startswith("PointMaze_UMazeDense-v3-")  # no ':' in the folder name
     return run
 
 

@@ -413,7 +413,9 @@ class Trainer:
             return None
         if self.run is None:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            name = self.run_name or f"{self.task.name.replace('/', '_')}-{stamp}"
+            # the env id alone names the folder: no ':' of module:EnvId, no '/' of a namespace
+            stem = self.task.name.split(":")[-1].replace("/", "_")
+            name = self.run_name or f"{stem}-{stamp}"
             self.run = RunDir.claim(Path(self.cfg.out), name)
             cleanup.enter_context(self.run.owned())
             save_json(self.run.config, {**self.cfg.to_dict(), "backend": self.backend.name})
