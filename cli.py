@@ -615,12 +615,14 @@ def variance(
 @app.command()
 @friendly_errors
 def envs(
-    all_ids: bool = typer.Option(
-        False,
-        "--all",
-        help="Also list every gymnasium id the installed packages register "
-        "(gymnasium, gymnasium-robotics, panda-gym), as `robopg train` takes it.",
-    ),
+    all_ids: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Also list every gymnasium id the installed packages register "
+            "(gymnasium, gymnasium-robotics, panda-gym), as `robopg train` takes it.",
+        ),
+    ] = False,
 ) -> None:
     """List the arm tasks with their sizes and the engines that run each."""
     from robopg.envs import task_rows

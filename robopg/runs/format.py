@@ -97,7 +97,9 @@ def parse_header(path: Path, raw_meta: str) -> dict[str, Any]:
     return meta
 
 
-def read_obs_keys(meta: dict[str, Any], path: Path | str) -> list[tuple[str, tuple[int, ...]]] | None:
+def read_obs_keys(
+    meta: dict[str, Any], path: Path | str
+) -> list[tuple[str, tuple[int, ...]]] | None:
     """The header's ``obs_keys`` as ``(key, shape)`` pairs in flattening order, or None when
     the policy takes a flat observation (every checkpoint without the field)."""
     raw = meta.get(OBS_KEYS)
@@ -106,8 +108,7 @@ def read_obs_keys(meta: dict[str, Any], path: Path | str) -> list[tuple[str, tup
     try:
         entries = [(entry["key"], tuple(entry["shape"])) for entry in raw]
         ok = all(
-            isinstance(k, str) and all(isinstance(d, int) and d >= 0 for d in s)
-            for k, s in entries
+            isinstance(k, str) and all(isinstance(d, int) and d >= 0 for d in s) for k, s in entries
         )
     except (TypeError, KeyError):
         ok = False

@@ -29,8 +29,8 @@ from robopg.collect.build import Engine, host_engine, make_collector, make_engin
 from robopg.config import TrainConfig, save_json
 from robopg.deploy.evaluate import EvalResult, run_episodes
 from robopg.envs import resolve_task
-from robopg.envs.franka import abort_on_limits
 from robopg.envs.flatten import obs_keys_meta
+from robopg.envs.franka import abort_on_limits
 from robopg.errors import CheckpointError, ConfigError, RobopgError, TrainingDiverged
 from robopg.runs.checkpoint import (
     Checkpoint,
