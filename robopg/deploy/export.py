@@ -19,8 +19,9 @@ Formats, each with the one file extension it is written under:
 A policy trained on Dict observations (goal-conditioned envs) still takes the flat vector: the
 dict's entries flattened and joined in the key order the checkpoint records (gymnasium's
 ``flatten_space`` order: sorted keys, e.g. ``achieved_goal``, ``desired_goal``,
-``observation``). The file's metadata states that order (``robopg.obs_keys``, and the ``io``
-line), and ``Controller.flatten(obs_dict)`` builds the vector it expects.
+``observation``). The file's metadata states that order (ONNX: ``robopg.obs_keys`` and the
+``io`` line; the others: the same keys in ``robopg.json``), and ``Controller.flatten(obs_dict)``
+builds the vector it expects.
 """
 
 from __future__ import annotations
