@@ -183,7 +183,7 @@ if [[ "$(tail -c 300 "$WORK/setup.log" 2>/dev/null)" == *"missing package parts"
   exit 3
 fi
 run_part compile "$B_COMPILE" "${COMPILE[@]}" --json "$WORK/compile.json"
-run_part tests "$B_TESTS" "$PY" -m pytest -m gpu tests/test_gpu.py -q -p no:cacheprovider \
+run_part tests "$B_TESTS" "$PY" -m pytest -m gpu tests/gpu/test_gpu.py -q -p no:cacheprovider \
   --junitxml "$WORK/tests.xml"
 run_part bench "$B_BENCH" "${BENCH[@]}" --json "$WORK/bench.json"
 run_part train "$B_TRAIN" "${TRAIN[@]}" --json "$WORK/train.json" --out "$WORK/train.jsonl"

@@ -3,7 +3,7 @@
 The numbers are Franka's documented control parameters for the Panda (Franka Control Interface
 documentation, "Robot and interface specifications", section "Limits for Panda"; the Franka
 Research 3 has other values). The joint ranges equal those of ``envs/assets/panda.xml``
-(``tests/test_panda_limits.py`` checks it).
+(``tests/engines/test_panda_limits.py`` checks it).
 
 What the robot aborts on (the "necessary conditions" of that page, and libfranka's reflexes):
 a joint velocity over its limit, a commanded torque changing faster than 1000 N·m/s, a joint

@@ -1,9 +1,9 @@
 """Our arms as ordinary gymnasium envs, so any library can ``gym.make("robopg/Reacher3-v0")``.
 
 The env runs one MjData with the same ``ArmTask`` code the batched engine runs over many rows,
-so the two agree bit for bit (``tests/test_engine_own_arms.py`` checks it) and ``--engine gym``
-is a true second implementation rather than a different task. Rendering comes from gymnasium's
-``MujocoEnv`` (``render_mode="rgb_array"``).
+so the two agree bit for bit (``tests/engines/test_engine_own_arms.py`` checks it) and
+``--engine gym`` is a true second implementation rather than a different task. Rendering comes
+from gymnasium's ``MujocoEnv`` (``render_mode="rgb_array"``).
 
 Importing ``robopg.envs`` registers the ids; another library that only knows the id can write
 ``gym.make("robopg.envs:robopg/Reacher3-v0")`` to import us first.

@@ -9,7 +9,7 @@ The shipped file keeps what acting needs (policy with its observation normaliser
 network config, action bounds, training config) and drops optimiser, RNG and env state: it is a
 third of the size and cannot be resumed from. The card records the deterministic evaluation
 over 500 episodes (seeds 0-499; ``--episodes`` to change), with its standard error, that
-``tests/test_shipped_policies.py`` checks, and the task's own report lines where it has them
+``tests/engines/test_shipped_policies.py`` checks, and the task's own report lines where it has them
 (panda-reach: success rate, final distance, peak joint speed and torque).
 """
 

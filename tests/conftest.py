@@ -1,4 +1,13 @@
-"""Shared fixtures: a tiny trained run directory, built once per test session."""
+"""Shared fixtures (a tiny trained run directory, built once per test session) and the tiers.
+
+Tests live in folders by kind; each folder's markers are applied here, so `pytest -m "not slow"`
+is the inner loop while editing (unit, engines, cli) and plain `pytest` runs everything:
+
+    unit/      pure functions and small objects       engines/   envs, controllers, eval
+    cli/       the command line, export, packaging    render/    videos, the viewer   (slow)
+    training/  resume, signals, torchrun, tune (slow) warp/      MuJoCo Warp on CPU   (slow)
+    learning/  training improves the return   (slow)  gpu/       CUDA only            (gpu)
+"""
 
 import sys
 from pathlib import Path
@@ -11,6 +20,22 @@ from robopg.variance import VarianceSettings
 
 # Shared test problems (tests/helpers/*.py) import as plain modules, e.g. `linear_gaussian`.
 sys.path.insert(0, str(Path(__file__).resolve().parent / "helpers"))
+
+#: markers each test folder gives its tests
+FOLDER_MARKERS: dict[str, tuple[str, ...]] = {
+    "render": ("slow",),
+    "training": ("slow",),
+    "warp": ("slow",),
+    "learning": ("slow",),
+    "gpu": ("gpu",),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for marker in FOLDER_MARKERS.get(item.path.parent.name, ()):
+            item.add_marker(marker)
+
 
 TINY = {
     "env": "reacher",

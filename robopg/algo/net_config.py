@@ -14,7 +14,7 @@ from robopg.errors import CheckpointError
 
 #: RunningMeanStd's defaults (robopg/algo/normalize.py). ε is not stored in checkpoints, so a numpy
 #: controller standardises with this one; the clip is stored as ``obs_clip`` (format 3) and
-#: defaults to this value for older files. tests/test_controller.py checks they agree.
+#: defaults to this value for older files. tests/engines/test_controller.py checks they agree.
 OBS_NORM_CLIP = 10.0
 OBS_NORM_EPSILON = 1e-8
 

@@ -10,7 +10,7 @@ L = −Σ_b w_b log π(a_b|s_b) − c·H:
     ∂L/∂log σ_i = −Σ_b w_b (z_bi² − 1) − c           (0 below a ``log_std_floor``)
 
 then the global-norm clip and one Adam step, as ``reinforce.update``'s torch path takes them;
-equal to it to float32 rounding (tests/test_numpy_policy_step.py). It covers what CPU training
+equal to it to float32 rounding (tests/unit/test_fast_policy_step.py). It covers what CPU training
 uses by default: a float32 ``param``-σ policy, one process; anything else steps in torch.
 """
 

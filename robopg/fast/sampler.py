@@ -9,7 +9,7 @@ stream is the one the torch path consumes. It covers what training on the CPU us
 a float32 ``param``-σ policy (with or without a σ floor); anything else samples in torch.
 
 Its means equal ``GaussianPolicy.mean_action``'s to float32 rounding (numpy's and torch's matrix
-products sum in different orders), tested in tests/test_numpy_sampler.py.
+products sum in different orders), tested in tests/unit/test_fast_sampler.py.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A fixed REINFORCE update problem for tests/test_distributed.py.
+"""A fixed REINFORCE update problem for tests/training/test_distributed.py.
 
 Imported by the test for the single-process reference; run under torchrun as the worker that
 takes one rank's share (env columns) of the same batch and saves its updated policy.

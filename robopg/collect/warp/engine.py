@@ -11,7 +11,7 @@ MJCF and frame skip; actions go to ``ctrl`` as sent (the collector clips them to
 range); observations and rewards after a step read body positions as ``mj_step`` leaves them
 (computed at the start of the last substep, one substep behind ``qpos``, exactly as gymnasium);
 after a reset, kinematics are recomputed so body positions match the new ``qpos``. Differences:
-float32 physics (tolerances measured in ``tests/test_warp_engine.py``), reset draws from one
+float32 physics (tolerances measured in ``tests/warp/test_warp_engine.py``), reset draws from one
 seeded ``torch.Generator`` per engine instead of one numpy generator per env, and no snapshot
 (``state_dict`` is None: a resumed run starts fresh episodes).
 """
@@ -60,7 +60,7 @@ class WarpArmEnv:
     detected, not ignored: ``check_overflow`` (one host sync, called once per rollout) raises
     one sentence. ``graphs`` (default on) records each Warp sequence the engine repeats
     (physics, reset, kinematics) once and replays it; off, every kernel is launched from Python
-    (the same numbers, bit for bit: ``tests/test_warp_engine.py``).
+    (the same numbers, bit for bit: ``tests/warp/test_warp_engine.py``).
     """
 
     device_resident = True

@@ -3,7 +3,7 @@
 Why a second definition next to ``ArmTask``'s numpy maths: the device engine keeps every array
 on the accelerator, so it cannot call the numpy methods. Each class here mirrors one
 ``ArmTask`` term for term (same body ids, weights and ranges, read from the ``ArmTask`` itself
-so constants are written once); ``tests/test_warp_engine.py`` checks the two agree along whole
+so constants are written once); ``tests/warp/test_warp_engine.py`` checks the two agree along whole
 episodes. All tensors are float32, batch-major, on the engine's device.
 
 Reset draws come from a seeded ``torch.Generator`` on the device, so they are reproducible but
