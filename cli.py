@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from robopg.config import COUNT_FIELDS, TrainConfig, resolve_config
+from robopg.config import TrainConfig, cli_default, cli_type, resolve_config
 from robopg.errors import RobopgError
 
 app = typer.Typer(
@@ -63,19 +63,16 @@ def _train_options() -> list[inspect.Parameter]:
     ``resolve_config``, and the help shows the real default from the dataclass.
     """
     params = []
-    defaults = TrainConfig()
     for f in dataclasses.fields(TrainConfig):
         if f.name in _TRAIN_EXTRA:
             continue
-        kind = type(getattr(defaults, f.name))
-        if f.name in COUNT_FIELDS:
-            kind = str  # parsed by TrainConfig: 1000000, 1_000_000 and 1e6 all mean a million
+        kind = cli_type(f.name)  # counts (1e6) and layer sizes (64,64) are parsed by TrainConfig
         flag = "--" + f.name.replace("_", "-")
         decls = [f"{flag}/--no-{flag[2:]}"] if kind is bool else [flag]
         option = typer.Option(
             None,
             *decls,
-            help=f"{f.metadata['help']} (default: {getattr(defaults, f.name)})",
+            help=f"{f.metadata['help']} (default: {cli_default(f.name)})",
             show_default=False,
         )
         params.append(

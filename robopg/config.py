@@ -11,10 +11,11 @@ import dataclasses
 import json
 import math
 import tomllib
+import types
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from robopg.algo import activations
 from robopg.algo.net_config import STD_KINDS, NetConfig
@@ -35,15 +36,40 @@ ACTIVATIONS = activations.NAMES  # the one table's names (robopg.algo.activation
 
 
 def _layer_sizes(text: str, name: str) -> tuple[int, ...]:
+    """``"64,64"`` (the CLI's and older files' spelling) → ``(64, 64)``, or one ConfigError."""
     try:
         sizes = tuple(int(s) for s in text.split(",") if s.strip())
     except ValueError:
         sizes = ()
-    if not sizes or min(sizes) < 1:
-        raise ConfigError(
-            f"{name} must be comma-separated positive layer sizes like '64,64', got '{text}'."
-        )
+    _check_sizes(sizes, name, text)
     return sizes
+
+
+def _check_sizes(sizes: tuple[int, ...], name: str, text: str | None = None) -> None:
+    if not sizes or min(sizes) < 1:
+        shown = text if text is not None else ",".join(str(s) for s in sizes)
+        raise ConfigError(
+            f"{name} must be comma-separated positive layer sizes like '64,64', got '{shown}'."
+        )
+
+
+def spell_sizes(sizes: tuple[int, ...]) -> str:
+    """``(64, 64)`` → ``"64,64"``: how the CLI takes layer sizes."""
+    return ",".join(str(s) for s in sizes)
+
+
+#: the spellings of "not set" that files written before these fields were optional hold (and
+#: that the CLI and TOML files still accept): ``value_lam = -1``, ``value_hidden = ""`` …
+UNSET_SPELLINGS: dict[str, Any] = {"value_lam": -1, "value_hidden": "", "value_activation": ""}
+
+
+def _is_unset(name: str, value: Any) -> bool:
+    """Whether ``value`` is an older spelling of "not set" for field ``name``."""
+    if name not in UNSET_SPELLINGS or isinstance(value, bool):
+        return False
+    if name == "value_hidden" and isinstance(value, str):
+        return not value.strip()  # blank sizes meant "as --hidden"
+    return bool(value == UNSET_SPELLINGS[name])
 
 
 def _f(default: Any, help: str) -> Any:
@@ -68,8 +94,8 @@ class TrainConfig:
     steps_per_batch: int = _f(800, "Transitions per policy update (a multiple of num_envs).")
     gamma: float = _f(0.99, "Discount factor γ in [0, 1].")
     lam: float = _f(0.95, "GAE λ in [0, 1]; 1 gives plain reward-to-go minus baseline.")
-    value_lam: float = _f(
-        -1.0, "λ of the value net's targets GAE(λ)+V, in [0, 1] (-1: the same as --lam)."
+    value_lam: float | None = _f(
+        None, "λ of the value net's targets GAE(λ)+V, in [0, 1] (-1: the same as --lam)."
     )
     lr: float = _f(3e-3, "Policy learning rate (Adam).")
     lr_schedule: str = _f("linear", "Policy learning-rate schedule: constant or linear (to 0).")
@@ -83,10 +109,10 @@ class TrainConfig:
     )
     normalize_adv: bool = _f(True, "Standardise advantages per batch.")
     normalize_obs: bool = _f(True, "Normalise observations with running statistics.")
-    hidden: str = _f("64,64", "Hidden layer sizes of policy and value nets, comma-separated.")
-    value_hidden: str = _f("", "Hidden layer sizes of the value net alone (empty: --hidden).")
-    value_activation: str = _f(
-        "", "Hidden activation of the value net alone (empty: --activation)."
+    hidden: tuple[int, ...] = _f((64, 64), "Hidden layer sizes of policy and value nets, comma-separated.")
+    value_hidden: tuple[int, ...] | None = _f(None, "Hidden layer sizes of the value net alone (empty: --hidden).")
+    value_activation: str | None = _f(
+        None, "Hidden activation of the value net alone (empty: --activation)."
     )
     activation: str = _f("tanh", "Hidden activation: tanh, relu or elu.")
     log_std_init: float = _f(-0.5, "Initial log standard deviation of the policy.")
@@ -123,6 +149,19 @@ class TrainConfig:
     video_every: int = _f(0, "Record a short eval video in <run>/videos every K updates (0: off).")
     out: str = _f("runs", "Folder in which the run directory runs/<env>-<time>/ is created.")
 
+    def __post_init__(self) -> None:
+        """Read the older spellings wherever a config is built: layer sizes as ``"64,64"`` or a
+        list, "not set" as ``-1`` or ``""`` (``UNSET_SPELLINGS``)."""
+        for name in UNSET_SPELLINGS:
+            if _is_unset(name, getattr(self, name)):
+                setattr(self, name, None)
+        for name in SIZE_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, str):
+                setattr(self, name, _layer_sizes(value, name))
+            elif isinstance(value, list):
+                setattr(self, name, tuple(value))
+
     def net_config(self, obs_dim: int, act_dim: int) -> NetConfig:
         """The policy architecture these settings describe, for a task of the given sizes."""
         return NetConfig(
@@ -139,22 +178,20 @@ class TrainConfig:
         )
 
     def hidden_sizes(self) -> tuple[int, ...]:
-        """``hidden`` parsed to a tuple of layer widths."""
-        return _layer_sizes(self.hidden, "hidden")
+        """The policy's (and by default the value net's) hidden layer widths."""
+        return self.hidden
 
     def value_hidden_sizes(self) -> tuple[int, ...]:
-        """The value net's layer widths: ``value_hidden``, or ``hidden`` when it is empty."""
-        if not self.value_hidden.strip():
-            return self.hidden_sizes()
-        return _layer_sizes(self.value_hidden, "value_hidden")
+        """The value net's layer widths: ``value_hidden``, or ``hidden`` when it is not set."""
+        return self.hidden if self.value_hidden is None else self.value_hidden
 
     def value_activation_name(self) -> str:
-        """The value net's activation: ``value_activation``, or ``activation`` when empty."""
-        return self.value_activation or self.activation
+        """The value net's activation: ``value_activation``, or ``activation`` when not set."""
+        return self.activation if self.value_activation is None else self.value_activation
 
     def value_targets_lam(self) -> float:
-        """λ of the value targets: ``value_lam``, or ``lam`` when it is negative (unset)."""
-        return self.lam if self.value_lam < 0 else self.value_lam
+        """λ of the value targets: ``value_lam``, or ``lam`` when it is not set."""
+        return self.lam if self.value_lam is None else self.value_lam
 
     @property
     def rollout_len(self) -> int:
@@ -248,12 +285,12 @@ class TrainConfig:
             f"--activation must be tanh, relu or elu, got '{self.activation}'.",
         )
         need(
-            self.value_activation in ("", *ACTIVATIONS),
+            self.value_activation is None or self.value_activation in ACTIVATIONS,
             "--value-activation must be tanh, relu or elu (or empty: --activation), "
             f"got '{self.value_activation}'.",
         )
         need(
-            self.value_lam == -1 or 0 <= self.value_lam <= 1,
+            self.value_lam is None or 0 <= self.value_lam <= 1,
             f"--value-lam must be in [0, 1] (or -1: --lam), got {self.value_lam}.",
         )
         need(
@@ -277,12 +314,18 @@ class TrainConfig:
             self.checkpoint_every >= 1,
             f"--checkpoint-every must be ≥ 1, got {self.checkpoint_every}.",
         )
-        self.hidden_sizes()
-        self.value_hidden_sizes()
+        for name in SIZE_FIELDS:
+            sizes = getattr(self, name)
+            if sizes is not None:
+                _check_sizes(sizes, name)
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The settings as JSON values (layer sizes as lists, "not set" as None): what a run's
+        ``config.json`` and its checkpoints hold."""
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> TrainConfig:
@@ -299,12 +342,46 @@ class TrainConfig:
                 raise ConfigError(
                     f"Unknown setting '{key}' in {source}; valid settings: {', '.join(known)}."
                 )
-            values[name] = _coerce(name, value, type(getattr(self, name)), source)
+            values[name] = _coerce(name, value, _field_types()[name], source)
         return TrainConfig(**values)
 
 
 #: integer settings that count things; they also accept 1e6 and 1_000_000
 COUNT_FIELDS = ("steps", "steps_per_batch", "num_envs", "eval_episodes", "final_eval_episodes")
+#: settings that are hidden-layer sizes: a tuple of ints, a TOML/JSON list, or "64,64"
+SIZE_FIELDS = ("hidden", "value_hidden")
+
+
+def _field_types() -> dict[str, Any]:
+    """Each TrainConfig field's declared type (the annotations are strings until resolved)."""
+    return get_type_hints(TrainConfig)
+
+
+def _optional_inner(hint: Any) -> Any | None:
+    """``X`` for ``X | None``, else None."""
+    if get_origin(hint) in (Union, types.UnionType):
+        args = [a for a in get_args(hint) if a is not type(None)]
+        if len(args) == 1 and len(get_args(hint)) == 2:
+            return args[0]
+    return None
+
+
+def cli_type(name: str) -> type:
+    """The type the command line parses a field's option as: ``str`` for counts (``1e6``) and
+    layer sizes (``64,64``), ``X`` for an optional ``X | None``, else the field's type."""
+    hint = _field_types()[name]
+    hint = _optional_inner(hint) or hint
+    if name in COUNT_FIELDS or name in SIZE_FIELDS:
+        return str
+    return hint  # type: ignore[no-any-return]
+
+
+def cli_default(name: str) -> str:
+    """A field's default as the help shows it, in the CLI's spelling (``64,64``; ``none``)."""
+    value = getattr(TrainConfig(), name)
+    if value is None:
+        return "none"
+    return spell_sizes(value) if isinstance(value, tuple) else str(value)
 
 
 def parse_count(text: str, flag: str) -> int:
@@ -321,7 +398,15 @@ def parse_count(text: str, flag: str) -> int:
     return int(value)
 
 
-def _coerce(name: str, value: Any, kind: type, source: str) -> Any:
+def _coerce(name: str, value: Any, hint: Any, source: str) -> Any:
+    inner = _optional_inner(hint)
+    if inner is not None:
+        if value is None or _is_unset(name, value):
+            return None
+        hint = inner
+    if name in SIZE_FIELDS:
+        return _coerce_sizes(name, value, source)
+    kind: type = hint
     if kind is int and isinstance(value, float) and value.is_integer() and name in COUNT_FIELDS:
         return int(value)  # steps = 1e6 in a TOML file
     if kind is int and isinstance(value, str) and name in COUNT_FIELDS:
@@ -329,11 +414,25 @@ def _coerce(name: str, value: Any, kind: type, source: str) -> Any:
         return parse_count(value, flag if source == "the command line" else f"'{flag}' in {source}")
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if kind is str and isinstance(value, list):  # hidden = [64, 64] in TOML
-        return ",".join(str(v) for v in value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ConfigError(f"Setting '{name}' in {source} must be {kind.__name__}, got {value!r}.")
     return value
+
+
+def _coerce_sizes(name: str, value: Any, source: str) -> tuple[int, ...]:
+    """Layer sizes from ``"64,64"`` or a list ``[64, 64]`` (TOML, JSON)."""
+    if isinstance(value, str):
+        return _layer_sizes(value, name)
+    if isinstance(value, (list, tuple)) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        sizes = tuple(value)
+        _check_sizes(sizes, name)
+        return sizes
+    raise ConfigError(
+        f"Setting '{name}' in {source} must be layer sizes like [64, 64] or '64,64', got "
+        f"{value!r}."
+    )
 
 
 #: what a run records in its ``config.json`` beside the settings (not settings themselves, so
