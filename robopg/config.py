@@ -109,8 +109,12 @@ class TrainConfig:
     )
     normalize_adv: bool = _f(True, "Standardise advantages per batch.")
     normalize_obs: bool = _f(True, "Normalise observations with running statistics.")
-    hidden: tuple[int, ...] = _f((64, 64), "Hidden layer sizes of policy and value nets, comma-separated.")
-    value_hidden: tuple[int, ...] | None = _f(None, "Hidden layer sizes of the value net alone (empty: --hidden).")
+    hidden: tuple[int, ...] = _f(
+        (64, 64), "Hidden layer sizes of policy and value nets, comma-separated."
+    )
+    value_hidden: tuple[int, ...] | None = _f(
+        None, "Hidden layer sizes of the value net alone (empty: --hidden)."
+    )
     value_activation: str | None = _f(
         None, "Hidden activation of the value net alone (empty: --activation)."
     )
@@ -373,7 +377,7 @@ def cli_type(name: str) -> type:
     hint = _optional_inner(hint) or hint
     if name in COUNT_FIELDS or name in SIZE_FIELDS:
         return str
-    return hint  # type: ignore[no-any-return]
+    return hint
 
 
 def cli_default(name: str) -> str:
@@ -430,8 +434,7 @@ def _coerce_sizes(name: str, value: Any, source: str) -> tuple[int, ...]:
         _check_sizes(sizes, name)
         return sizes
     raise ConfigError(
-        f"Setting '{name}' in {source} must be layer sizes like [64, 64] or '64,64', got "
-        f"{value!r}."
+        f"Setting '{name}' in {source} must be layer sizes like [64, 64] or '64,64', got {value!r}."
     )
 
 
