@@ -60,7 +60,12 @@ def spell_sizes(sizes: tuple[int, ...]) -> str:
 
 #: the spellings of "not set" that files written before these fields were optional hold (and
 #: that the CLI and TOML files still accept): ``value_lam = -1``, ``value_hidden = ""`` …
-UNSET_SPELLINGS: dict[str, Any] = {"value_lam": -1, "value_hidden": "", "value_activation": ""}
+UNSET_SPELLINGS: dict[str, Any] = {
+    "value_lam": -1,
+    "value_hidden": "",
+    "value_activation": "",
+    "std_final": 0,  # "anneal σ to 0" cannot be meant: it is the schedule's off switch
+}
 
 
 def _is_unset(name: str, value: Any) -> bool:
@@ -126,8 +131,8 @@ class TrainConfig:
     log_std_min: float = _f(-5.0, "Lower bound of a state-dependent log σ (--std state).")
     log_std_max: float = _f(1.0, "Upper bound of a state-dependent log σ (--std state).")
     std_floor: float = _f(0.0, "Floor of the free σ (--std param): σ ≥ this (0: no floor).")
-    std_final: float = _f(
-        0.0,
+    std_final: float | None = _f(
+        None,
         "Anneal the free σ (--std param): a ceiling falling log-linearly from exp(log-std-init) "
         "to this at the end (0: off).",
     )
@@ -263,13 +268,16 @@ class TrainConfig:
             self.std_floor == 0 or self.std == "param",
             "--std-floor applies to --std param; a state σ is bounded by --log-std-min instead.",
         )
-        need(self.std_final >= 0, f"--std-final must be ≥ 0 (0: off), got {self.std_final}.")
         need(
-            self.std_final == 0 or self.std == "param",
+            self.std_final is None or self.std_final >= 0,
+            f"--std-final must be ≥ 0 (0: off), got {self.std_final}.",
+        )
+        need(
+            self.std_final is None or self.std == "param",
             "--std-final anneals the free σ of --std param; a state σ has no single σ to anneal.",
         )
         need(
-            self.std_final == 0 or self.std_final > self.std_floor,
+            self.std_final is None or self.std_final > self.std_floor,
             f"--std-final ({self.std_final}) must lie above --std-floor ({self.std_floor}).",
         )
         need(

@@ -1,7 +1,9 @@
 """The training loop: collect → advantages + update → log → checkpoint, with exact resume.
 
-Read ``Trainer.train`` top to bottom for the whole algorithm; helpers below it build things and
-save/restore state. One process, or one rank of a torchrun job (only rank 0 writes files).
+``Trainer.step`` is one update of the algorithm, top to bottom; ``Trainer._loop`` calls it and
+keeps the books (metrics rows, evaluations, checkpoints, videos, stop signals); helpers below
+build things and save/restore state. One process, or one rank of a torchrun job (only rank 0
+writes files).
 """
 
 from __future__ import annotations
@@ -317,8 +319,8 @@ class Trainer:
         if cfg.normalize_obs:  # after the step, so the gradient was on-policy
             update_across_ranks(self.policy.obs_norm, batch.obs, self.dist)
         self.update_idx += 1
-        if cfg.std_final > 0:
-            self._cap_log_std()
+        if cfg.std_final is not None:
+            self._cap_log_std(cfg.std_final)
         self.env_steps += self.batch_steps
         t_end = time.perf_counter()
         return {
@@ -337,10 +339,10 @@ class Trainer:
         return f"{where}; the last good checkpoint is {self.last_checkpoint}."
 
     # ------------------------------------------------------------------ pieces of a step
-    def _cap_log_std(self) -> None:
+    def _cap_log_std(self, std_final: float) -> None:
         """Project the free log σ under this update's ceiling (identical on every rank)."""
         ceiling = log_std_ceiling(
-            self.update_idx, self.total_updates, self.cfg.log_std_init, self.cfg.std_final
+            self.update_idx, self.total_updates, self.cfg.log_std_init, std_final
         )
         with torch.no_grad():
             self.policy.log_std.clamp_(max=ceiling)
