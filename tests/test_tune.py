@@ -240,6 +240,6 @@ def test_a_new_study_runs_the_base_config_first_when_it_lies_in_the_space(tmp_pa
     assert first.params == {
         "lr": defaults.lr, "lam": defaults.lam, "gamma": defaults.gamma,
         "log_std_init": defaults.log_std_init, "value_epochs": defaults.value_epochs,
-        "hidden": defaults.hidden, "activation": defaults.activation,
+        "hidden": "64,64", "activation": defaults.activation,  # sizes as the CLI spells them
     }  # fmt: skip
     assert "0 base" in result.output

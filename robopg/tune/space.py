@@ -147,7 +147,9 @@ def _check(name: str, value: Any, at: str) -> Any:
             cfg.validate()
         except ConfigError as exc:
             raise ConfigError(f"{at}: {exc}") from None
-    return getattr(cfg, name)
+    value = getattr(cfg, name)
+    # Optuna's choices are scalars: layer sizes are kept in the CLI's spelling, "64,64"
+    return spell_sizes(value) if isinstance(value, tuple) else value
 
 
 def base_point(space: dict[str, Param], base: TrainConfig) -> dict[str, Any] | None:
