@@ -30,7 +30,7 @@ import numpy as np
 import robopg.envs  # noqa: F401  (registers robopg/PandaReach-v0)
 from robopg.envs.panda import PANDA_HOME, SUCCESS_RADIUS
 
-#: the gains of the bar: the best of the sweep in benchmarks/README.md ("panda-reach"), kp over
+#: the gains of the bar: the best of the sweep in docs/experiments.md ("panda-reach"), kp over
 #: {50 … 1200}, kq over {5, 25, 100} (stiffer gains score worse at the 50 Hz control rate)
 KP, KQ = 700.0, 25.0
 

@@ -25,6 +25,7 @@ import mujoco
 import numpy as np
 from mujoco.batch import Batch, SimulationError
 
+from robopg.envs.franka import JointLimits, LimitMonitor
 from robopg.envs.vector import StepResult, check_actions, pair_seeds
 from robopg.errors import EnvError
 
@@ -122,6 +123,11 @@ class ArmTask:
     frame_skip: int = 1
     max_episode_steps: int = 1000
     obs_dim: int = 0
+    #: the real arm's limits (``robopg.envs.franka``): the engine then counts violations
+    limits: JointLimits | None = None
+    #: where the observation holds the arm's cos θ, sin θ and θ̇ (start indices, one entry per
+    #: joint of ``limits`` each): what a deployment safety layer reads (``robopg.deploy.safety``)
+    obs_joints: tuple[int, int, int] | None = None
 
     def __init__(self, model: mujoco.MjModel) -> None:
         self.model = model
@@ -234,6 +240,19 @@ class BatchedArmEnv:
         self.action_high = ranges[:, 1].copy()
         self.max_episode_steps = task.max_episode_steps
         self.dt = float(self.model.opt.timestep * task.frame_skip)
+        #: per-episode limit statistics (tasks with ``limits``), and the abort setting
+        self.limits = (
+            None
+            if task.limits is None
+            else LimitMonitor(
+                task.limits,
+                num_envs,
+                self.dt,
+                self.model.actuator_gear[:, 0],
+                self.action_low,
+                self.action_high,
+            )
+        )
         skip_impossible_collisions(self.model)
         self._batch = Batch(self.model, num_envs, self.num_threads)
         if self._batch.nstate != mujoco.mj_stateSize(self.model, STATE_SPEC):
@@ -274,6 +293,12 @@ class BatchedArmEnv:
         obs = self.arm.observe(self._qpos, self._qvel, self._xpos)
         reward = self.arm.reward(self._xpos, acts)
         terminated = self.arm.terminated(self._xpos)
+        if self.limits is not None:
+            violated = self.limits.step(self._qpos, self._qvel, acts)
+            if self.limits.abort:
+                steps_left = self.max_episode_steps - 1 - self._elapsed
+                reward = self.limits.abort_reward(violated, reward, steps_left)
+                terminated = terminated | violated
         self._elapsed += 1
         truncated = self._elapsed >= self.max_episode_steps
         final_obs = obs.copy()
@@ -308,6 +333,7 @@ class BatchedArmEnv:
             "elapsed": self._elapsed.copy(),
             "obs": self._obs.copy(),
             "rng": [rng.bit_generator.state for rng in self._rngs],
+            **({} if self.limits is None else self.limits.state_dict()),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -334,6 +360,8 @@ class BatchedArmEnv:
             rng.bit_generator.state = rng_state
             rngs.append(rng)
         self._rngs = rngs
+        if self.limits is not None:
+            self.limits.load_state_dict(state)
 
     def close(self) -> None:
         """Nothing to release beyond memory; present for the VectorEnv contract."""
@@ -361,6 +389,8 @@ class BatchedArmEnv:
                 self._mocap[i] = mocap
         self._elapsed[ids] = 0
         self._run(self._batch.forward, ids)
+        if self.limits is not None:
+            self.limits.reset(ids, self._qvel[ids])
 
     def _run(self, call: Any, ids: np.ndarray | None, **kwargs: Any) -> None:
         """Run a batch call, turning a MuJoCo error into one actionable EnvError."""

@@ -21,6 +21,10 @@ backwards) the fresh positions are used, as the env's ``reset`` calls ``mj_forwa
 callback counts its invocations to know when an action is due, so call ``mj_forward`` yourself
 only right after a reset.
 
+A controller with a safety layer (the Panda tasks' default) keeps each arm's last command; the
+callback calls the controller's ``reset()`` (when it has one) at every reset it sees, so an
+attached controller acts exactly as it does on the env's episode from its start.
+
 Start the data where the env would: ``reset_data(task, model, data, seed)`` is ``env.reset(seed)``
 on your MjData (reacher3 and arm7 place their target by mocap there). Every arm task in the table
 is supported. MuJoCo allows one control callback per process; ``Attachment.detach()`` (or leaving
@@ -116,6 +120,7 @@ class Attachment:
         self._last_time: float | None = None
         self._prev_xpos: np.ndarray | None = None  # (nbody, 3) at the previous invocation
         self._action = np.zeros(model.nu)
+        self._reset_controller = getattr(controller, "reset", None)  # optional: safety state
         mujoco.set_mjcb_control(self._callback)
 
     def observation(self, data: Any, stale_xpos: np.ndarray | None = None) -> np.ndarray:
@@ -127,6 +132,8 @@ class Attachment:
     def _callback(self, model: Any, data: Any) -> None:
         if self._last_time is None or data.time < self._last_time:  # first call or a reset
             self._calls, self._prev_xpos = 0, None
+            if self._reset_controller is not None:
+                self._reset_controller()
         if self._calls % self._period == 0:
             action = self.controller.act(self.observation(data, self._prev_xpos))
             self._action = np.asarray(action, dtype=self._action_dtype)
