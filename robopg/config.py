@@ -439,22 +439,24 @@ def _optional_inner(hint: Any) -> Any | None:
     return None
 
 
-def cli_type(name: str) -> type:
-    """The type the command line parses a field's option as: ``str`` for counts (``1e6``) and
-    layer sizes (``64,64``), ``X`` for an optional ``X | None``, else the field's type."""
+def cli_type(name: str) -> Any:
+    """The annotation of a field's command-line option: ``str`` for counts (``1e6``) and layer
+    sizes (``64,64``), which TrainConfig parses; ``X | None`` for an optional field (its option
+    has no default value); else the field's own type."""
     hint = _field_types()[name]
-    hint = _optional_inner(hint) or hint
+    inner = _optional_inner(hint)
     if name in COUNT_FIELDS or name in SIZE_FIELDS:
-        return str
+        return str if inner is None else str | None
     return hint
 
 
-def cli_default(name: str) -> str:
-    """A field's default as the help shows it, in the CLI's spelling (``64,64``; ``none``)."""
+def cli_default(name: str) -> Any:
+    """A field's default as its command-line option holds it: counts and layer sizes as the
+    CLI spells them (``"1000000"``, ``"64,64"``), None for "not set", else the value."""
     value = getattr(TrainConfig(), name)
-    if value is None:
-        return "none"
-    return spell_sizes(value) if isinstance(value, tuple) else str(value)
+    if isinstance(value, tuple):
+        return spell_sizes(value)
+    return str(value) if name in COUNT_FIELDS else value
 
 
 def parse_count(text: str, flag: str) -> int:
