@@ -23,12 +23,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from robopg.config import (
-    COUNT_FIELDS,
     EVAL,
     PANELS,
     RUNDIR,
     TASK,
     TrainConfig,
+    cli_default,
+    cli_type,
     resolve_config,
 )
 from robopg.errors import RobopgError
@@ -142,15 +143,11 @@ def _train_options() -> list[inspect.Parameter]:
     asks click where each value came from), so the real defaults can stand in the help.
     """
     params = []
-    defaults = TrainConfig()
     for f in dataclasses.fields(TrainConfig):
         if f.name in _TRAIN_EXTRA:
             continue
-        default = getattr(defaults, f.name)
-        kind = type(default)
-        if f.name in COUNT_FIELDS:
-            kind = str  # parsed by TrainConfig: 1000000, 1_000_000 and 1e6 all mean a million
-            default = str(default)
+        default = cli_default(f.name)  # counts (1e6) and sizes (64,64) parsed by TrainConfig
+        kind = cli_type(f.name)
         flag = "--" + f.name.replace("_", "-")
         decls = [f"{flag}/--no-{flag[2:]}"] if kind is bool else [flag]
         option = typer.Option(

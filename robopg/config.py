@@ -12,10 +12,11 @@ import dataclasses
 import json
 import math
 import tomllib
+import types
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from robopg.algo import activations
 from robopg.algo.net_config import STD_KINDS, NetConfig
@@ -45,15 +46,45 @@ def _own_task_names() -> list[str]:
 
 
 def _layer_sizes(text: str, name: str) -> tuple[int, ...]:
+    """``"64,64"`` (the CLI's and older files' spelling) → ``(64, 64)``, or one ConfigError."""
     try:
         sizes = tuple(int(s) for s in text.split(",") if s.strip())
     except ValueError:
         sizes = ()
-    if not sizes or min(sizes) < 1:
-        raise ConfigError(
-            f"{name} must be comma-separated positive layer sizes like '64,64', got '{text}'."
-        )
+    _check_sizes(sizes, name, text)
     return sizes
+
+
+def _check_sizes(sizes: tuple[int, ...], name: str, text: str | None = None) -> None:
+    if not sizes or min(sizes) < 1:
+        shown = text if text is not None else ",".join(str(s) for s in sizes)
+        raise ConfigError(
+            f"{name} must be comma-separated positive layer sizes like '64,64', got '{shown}'."
+        )
+
+
+def spell_sizes(sizes: tuple[int, ...]) -> str:
+    """``(64, 64)`` → ``"64,64"``: how the CLI takes layer sizes."""
+    return ",".join(str(s) for s in sizes)
+
+
+#: the spellings of "not set" that files written before these fields were optional hold (and
+#: that the CLI and TOML files still accept): ``value_lam = -1``, ``value_hidden = ""`` …
+UNSET_SPELLINGS: dict[str, Any] = {
+    "value_lam": -1,
+    "value_hidden": "",
+    "value_activation": "",
+    "std_final": 0,  # "anneal σ to 0" cannot be meant: it is the schedule's off switch
+}
+
+
+def _is_unset(name: str, value: Any) -> bool:
+    """Whether ``value`` is an older spelling of "not set" for field ``name``."""
+    if name not in UNSET_SPELLINGS or isinstance(value, bool):
+        return False
+    if name == "value_hidden" and isinstance(value, str):
+        return not value.strip()  # blank sizes meant "as --hidden"
+    return bool(value == UNSET_SPELLINGS[name])
 
 
 # The help panels that group ``robopg train --help``, in the order they are shown; every field
@@ -91,8 +122,8 @@ class TrainConfig:
     steps_per_batch: int = _f(800, "Transitions per policy update (a multiple of num_envs).", ALGO)
     gamma: float = _f(0.99, "Discount factor γ in [0, 1].", ALGO)
     lam: float = _f(0.95, "GAE λ in [0, 1]; 1 gives plain reward-to-go minus baseline.", ALGO)
-    value_lam: float = _f(
-        -1.0, "λ of the value net's targets GAE(λ)+V, in [0, 1] (-1: the same as --lam).", ALGO
+    value_lam: float | None = _f(
+        None, "λ of the value net's targets GAE(λ)+V, in [0, 1] (-1: the same as --lam).", ALGO
     )
     lr: float = _f(3e-3, "Policy learning rate (Adam).", ALGO)
     lr_schedule: str = _f(
@@ -108,10 +139,14 @@ class TrainConfig:
     )
     normalize_adv: bool = _f(True, "Standardise advantages per batch.", ALGO)
     normalize_obs: bool = _f(True, "Normalise observations with running statistics.", NETS)
-    hidden: str = _f("64,64", "Hidden layer sizes of policy and value nets, comma-separated.", NETS)
-    value_hidden: str = _f("", "Hidden layer sizes of the value net alone (empty: --hidden).", NETS)
-    value_activation: str = _f(
-        "", "Hidden activation of the value net alone (empty: --activation).", NETS
+    hidden: tuple[int, ...] = _f(
+        (64, 64), "Hidden layer sizes of policy and value nets, comma-separated.", NETS
+    )
+    value_hidden: tuple[int, ...] | None = _f(
+        None, "Hidden layer sizes of the value net alone (empty: --hidden).", NETS
+    )
+    value_activation: str | None = _f(
+        None, "Hidden activation of the value net alone (empty: --activation).", NETS
     )
     activation: str = _f("tanh", "Hidden activation: tanh, relu or elu.", NETS)
     log_std_init: float = _f(-0.5, "Initial log standard deviation of the policy.", EXPLORE)
@@ -125,8 +160,8 @@ class TrainConfig:
     std_floor: float = _f(
         0.0, "Floor of the free σ (--std param): σ ≥ this (0: no floor).", EXPLORE
     )
-    std_final: float = _f(
-        0.0,
+    std_final: float | None = _f(
+        None,
         "Anneal the free σ (--std param): a ceiling falling log-linearly from exp(log-std-init) "
         "to this at the end (0: off).",
         EXPLORE,
@@ -178,6 +213,19 @@ class TrainConfig:
         "runs", "Folder in which the run directory runs/<env>-<time>/ is created.", RUNDIR
     )
 
+    def __post_init__(self) -> None:
+        """Read the older spellings wherever a config is built: layer sizes as ``"64,64"`` or a
+        list, "not set" as ``-1`` or ``""`` (``UNSET_SPELLINGS``)."""
+        for name in UNSET_SPELLINGS:
+            if _is_unset(name, getattr(self, name)):
+                setattr(self, name, None)
+        for name in SIZE_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, str):
+                setattr(self, name, _layer_sizes(value, name))
+            elif isinstance(value, list):
+                setattr(self, name, tuple(value))
+
     def net_config(self, obs_dim: int, act_dim: int) -> NetConfig:
         """The policy architecture these settings describe, for a task of the given sizes."""
         return NetConfig(
@@ -194,22 +242,20 @@ class TrainConfig:
         )
 
     def hidden_sizes(self) -> tuple[int, ...]:
-        """``hidden`` parsed to a tuple of layer widths."""
-        return _layer_sizes(self.hidden, "hidden")
+        """The policy's (and by default the value net's) hidden layer widths."""
+        return self.hidden
 
     def value_hidden_sizes(self) -> tuple[int, ...]:
-        """The value net's layer widths: ``value_hidden``, or ``hidden`` when it is empty."""
-        if not self.value_hidden.strip():
-            return self.hidden_sizes()
-        return _layer_sizes(self.value_hidden, "value_hidden")
+        """The value net's layer widths: ``value_hidden``, or ``hidden`` when it is not set."""
+        return self.hidden if self.value_hidden is None else self.value_hidden
 
     def value_activation_name(self) -> str:
-        """The value net's activation: ``value_activation``, or ``activation`` when empty."""
-        return self.value_activation or self.activation
+        """The value net's activation: ``value_activation``, or ``activation`` when not set."""
+        return self.activation if self.value_activation is None else self.value_activation
 
     def value_targets_lam(self) -> float:
-        """λ of the value targets: ``value_lam``, or ``lam`` when it is negative (unset)."""
-        return self.lam if self.value_lam < 0 else self.value_lam
+        """λ of the value targets: ``value_lam``, or ``lam`` when it is not set."""
+        return self.lam if self.value_lam is None else self.value_lam
 
     @property
     def rollout_len(self) -> int:
@@ -278,13 +324,16 @@ class TrainConfig:
             self.std_floor == 0 or self.std == "param",
             "--std-floor applies to --std param; a state σ is bounded by --log-std-min instead.",
         )
-        need(self.std_final >= 0, f"--std-final must be ≥ 0 (0: off), got {self.std_final}.")
         need(
-            self.std_final == 0 or self.std == "param",
+            self.std_final is None or self.std_final >= 0,
+            f"--std-final must be ≥ 0 (0: off), got {self.std_final}.",
+        )
+        need(
+            self.std_final is None or self.std == "param",
             "--std-final anneals the free σ of --std param; a state σ has no single σ to anneal.",
         )
         need(
-            self.std_final == 0 or self.std_final > self.std_floor,
+            self.std_final is None or self.std_final > self.std_floor,
             f"--std-final ({self.std_final}) must lie above --std-floor ({self.std_floor}).",
         )
         need(
@@ -304,12 +353,12 @@ class TrainConfig:
             f"--activation must be tanh, relu or elu, got '{self.activation}'.",
         )
         need(
-            self.value_activation in ("", *ACTIVATIONS),
+            self.value_activation is None or self.value_activation in ACTIVATIONS,
             "--value-activation must be tanh, relu or elu (or empty: --activation), "
             f"got '{self.value_activation}'.",
         )
         need(
-            self.value_lam == -1 or 0 <= self.value_lam <= 1,
+            self.value_lam is None or 0 <= self.value_lam <= 1,
             f"--value-lam must be in [0, 1] (or -1: --lam), got {self.value_lam}.",
         )
         need(
@@ -338,12 +387,18 @@ class TrainConfig:
             self.checkpoint_every >= 1,
             f"--checkpoint-every must be ≥ 1, got {self.checkpoint_every}.",
         )
-        self.hidden_sizes()
-        self.value_hidden_sizes()
+        for name in SIZE_FIELDS:
+            sizes = getattr(self, name)
+            if sizes is not None:
+                _check_sizes(sizes, name)
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The settings as JSON values (layer sizes as lists, "not set" as None): what a run's
+        ``config.json`` and its checkpoints hold."""
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> TrainConfig:
@@ -360,12 +415,48 @@ class TrainConfig:
                 raise ConfigError(
                     f"Unknown setting '{key}' in {source}; valid settings: {', '.join(known)}."
                 )
-            values[name] = _coerce(name, value, type(getattr(self, name)), source)
+            values[name] = _coerce(name, value, _field_types()[name], source)
         return TrainConfig(**values)
 
 
 #: integer settings that count things; they also accept 1e6 and 1_000_000
 COUNT_FIELDS = ("steps", "steps_per_batch", "num_envs", "eval_episodes", "final_eval_episodes")
+#: settings that are hidden-layer sizes: a tuple of ints, a TOML/JSON list, or "64,64"
+SIZE_FIELDS = ("hidden", "value_hidden")
+
+
+def _field_types() -> dict[str, Any]:
+    """Each TrainConfig field's declared type (the annotations are strings until resolved)."""
+    return get_type_hints(TrainConfig)
+
+
+def _optional_inner(hint: Any) -> Any | None:
+    """``X`` for ``X | None``, else None."""
+    if get_origin(hint) in (Union, types.UnionType):
+        args = [a for a in get_args(hint) if a is not type(None)]
+        if len(args) == 1 and len(get_args(hint)) == 2:
+            return args[0]
+    return None
+
+
+def cli_type(name: str) -> Any:
+    """The annotation of a field's command-line option: ``str`` for counts (``1e6``) and layer
+    sizes (``64,64``), which TrainConfig parses; ``X | None`` for an optional field (its option
+    has no default value); else the field's own type."""
+    hint = _field_types()[name]
+    inner = _optional_inner(hint)
+    if name in COUNT_FIELDS or name in SIZE_FIELDS:
+        return str if inner is None else str | None
+    return hint
+
+
+def cli_default(name: str) -> Any:
+    """A field's default as its command-line option holds it: counts and layer sizes as the
+    CLI spells them (``"1000000"``, ``"64,64"``), None for "not set", else the value."""
+    value = getattr(TrainConfig(), name)
+    if isinstance(value, tuple):
+        return spell_sizes(value)
+    return str(value) if name in COUNT_FIELDS else value
 
 
 def parse_count(text: str, flag: str) -> int:
@@ -382,7 +473,15 @@ def parse_count(text: str, flag: str) -> int:
     return int(value)
 
 
-def _coerce(name: str, value: Any, kind: type, source: str) -> Any:
+def _coerce(name: str, value: Any, hint: Any, source: str) -> Any:
+    inner = _optional_inner(hint)
+    if inner is not None:
+        if value is None or _is_unset(name, value):
+            return None
+        hint = inner
+    if name in SIZE_FIELDS:
+        return _coerce_sizes(name, value, source)
+    kind: type = hint
     if kind is int and isinstance(value, float) and value.is_integer() and name in COUNT_FIELDS:
         return int(value)  # steps = 1e6 in a TOML file
     if kind is int and isinstance(value, str) and name in COUNT_FIELDS:
@@ -390,11 +489,24 @@ def _coerce(name: str, value: Any, kind: type, source: str) -> Any:
         return parse_count(value, flag if source == "the command line" else f"'{flag}' in {source}")
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if kind is str and isinstance(value, list):  # hidden = [64, 64] in TOML
-        return ",".join(str(v) for v in value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ConfigError(f"Setting '{name}' in {source} must be {kind.__name__}, got {value!r}.")
     return value
+
+
+def _coerce_sizes(name: str, value: Any, source: str) -> tuple[int, ...]:
+    """Layer sizes from ``"64,64"`` or a list ``[64, 64]`` (TOML, JSON)."""
+    if isinstance(value, str):
+        return _layer_sizes(value, name)
+    if isinstance(value, (list, tuple)) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        sizes = tuple(value)
+        _check_sizes(sizes, name)
+        return sizes
+    raise ConfigError(
+        f"Setting '{name}' in {source} must be layer sizes like [64, 64] or '64,64', got {value!r}."
+    )
 
 
 #: what a run records in its ``config.json`` beside the settings (not settings themselves, so

@@ -1,7 +1,9 @@
 """The training loop: collect → advantages + update → log → checkpoint, with exact resume.
 
-Read ``Trainer.train`` top to bottom for the whole algorithm; helpers below it build things and
-save/restore state. One process, or one rank of a torchrun job (only rank 0 writes files).
+``Trainer.step`` is one update of the algorithm, top to bottom; ``Trainer._loop`` calls it and
+keeps the books (metrics rows, evaluations, checkpoints, videos, stop signals); helpers below
+build things and save/restore state. One process, or one rank of a torchrun job (only rank 0
+writes files).
 """
 
 from __future__ import annotations
@@ -31,13 +33,9 @@ from robopg.deploy.evaluate import EvalResult, run_episodes
 from robopg.envs import resolve_task
 from robopg.envs.flatten import obs_keys_meta
 from robopg.envs.franka import abort_on_limits
-from robopg.errors import CheckpointError, ConfigError, RobopgError, TrainingDiverged
-from robopg.runs.checkpoint import (
-    Checkpoint,
-    check_spaces,
-    load_checkpoint,
-    save_checkpoint,
-)
+from robopg.errors import ConfigError, RobopgError, TrainingDiverged
+from robopg.runs.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from robopg.runs.header import RunCounters, check_resumable, same_device, training_header
 from robopg.runs.metrics import (
     MetricsWriter,
     TrainingProgress,
@@ -240,6 +238,8 @@ class Trainer:
                 torch.distributed.destroy_process_group()
 
     def _loop(self, writer: MetricsWriter | None) -> TrainResult:
+        """Call ``step`` until the step budget or a stop; around each: timing, the metrics row,
+        evaluations, checkpoints and videos (rank 0 writes, every rank steps)."""
         cfg = self.cfg
         final_eval: EvalResult | None = None
         final_ckpt: Path | None = None
@@ -256,55 +256,16 @@ class Trainer:
             while self.update_idx < self.total_updates and not self.dist.any(
                 stop.requested or self.halted
             ):
-                t0 = time.perf_counter()
-                self._set_learning_rate()
-                batch = self.collector.collect(cfg.rollout_len)
-                t_collected = time.perf_counter()
-                try:
-                    metrics = update(
-                        batch,
-                        self.policy,
-                        self.value,
-                        self.policy_opt,
-                        self.value_opt,
-                        self.settings,
-                        self.dist,
-                        self.value_gen,
-                        policy_step=self.backend.policy_step,
-                        value_fit=self.backend.value_fit,
-                    )
-                except TrainingDiverged as exc:  # nothing of this update is saved
-                    raise TrainingDiverged(f"{exc} {self._diverged_where()}") from None
-                if cfg.normalize_obs:  # after the step, so the gradient was on-policy
-                    update_across_ranks(self.policy.obs_norm, batch.obs, self.dist)
-                self.update_idx += 1
-                if cfg.std_final > 0:  # project σ under its ceiling (identical on every rank)
-                    ceiling = log_std_ceiling(
-                        self.update_idx, self.total_updates, cfg.log_std_init, cfg.std_final
-                    )
-                    with torch.no_grad():
-                        self.policy.log_std.clamp_(max=ceiling)
-                self.env_steps += self.batch_steps
-                t_end = time.perf_counter()
-                dt = t_end - t0
+                metrics = self.step()
+                dt = metrics["time/collect_s"] + metrics["time/update_s"]  # what SPS divides
                 self.elapsed += dt
-                row = self._metrics_row(metrics, batch.episode_returns, batch.episode_lengths, dt)
-                row["time/collect_s"] = t_collected - t0
-                row["time/update_s"] = t_end - t_collected
+                row = self._metrics_row(metrics, dt)
                 row["time/checkpoint_s"] = checkpoint_s
                 last = self.update_idx == self.total_updates
                 periodic = cfg.eval_every and self.update_idx % cfg.eval_every == 0
                 if self.dist.is_main and (last or periodic):
-                    # The final evaluation lands in the metrics too (plots, `robopg info`).
-                    t_eval = time.perf_counter()
-                    evaluation = self.evaluate(
-                        cfg.final_eval_episodes if last else cfg.eval_episodes
-                    )
-                    row["time/eval_s"] = time.perf_counter() - t_eval
-                    row.update(self._eval_metrics(evaluation))
+                    evaluation = self._evaluate_into(row, last)
                     final_eval = evaluation if last else None
-                    if self.on_eval is not None and self.on_eval(self.env_steps, evaluation):
-                        self.halted = not last
                 if writer is not None:
                     writer.write(row)
                 progress.update(self.env_steps, row["time/sps"], self.last_return, row["train/std"])
@@ -328,6 +289,51 @@ class Trainer:
                     final_ckpt = self.save(self.run.final, final_eval)
         return TrainResult(self.run_dir, final_ckpt, final_eval, self.env_steps, interrupted)
 
+    # ------------------------------------------------------------------ one update
+    def step(self) -> dict[str, Any]:
+        """One REINFORCE update: learning rate → collect a batch → policy step and value fit →
+        observation normaliser → σ ceiling; advances ``update_idx`` and ``env_steps``.
+
+        Returns the update's metrics: the batch's episode statistics (summed over ranks), the
+        learning rate it used and the update's own (losses, gradient norm, σ …), with
+        ``time/collect_s`` and ``time/update_s`` saying where its wall-clock time went.
+        Every rank calls it (the update and the statistics are collective); it writes no file.
+        """
+        cfg = self.cfg
+        t0 = time.perf_counter()
+        self._set_learning_rate()
+        batch = self.collector.collect(cfg.rollout_len)
+        t_collected = time.perf_counter()
+        try:
+            metrics = update(
+                batch,
+                self.policy,
+                self.value,
+                self.policy_opt,
+                self.value_opt,
+                self.settings,
+                self.dist,
+                self.value_gen,
+                policy_step=self.backend.policy_step,
+                value_fit=self.backend.value_fit,
+            )
+        except TrainingDiverged as exc:  # nothing of this update is saved
+            raise TrainingDiverged(f"{exc} {self._diverged_where()}") from None
+        if cfg.normalize_obs:  # after the step, so the gradient was on-policy
+            update_across_ranks(self.policy.obs_norm, batch.obs, self.dist)
+        self.update_idx += 1
+        if cfg.std_final is not None:
+            self._cap_log_std(cfg.std_final)
+        self.env_steps += self.batch_steps
+        t_end = time.perf_counter()
+        return {
+            **self._episode_stats(batch.episode_returns, batch.episode_lengths),
+            "train/lr": self.policy_opt.param_groups[0]["lr"],
+            **metrics,
+            "time/collect_s": t_collected - t0,
+            "time/update_s": t_end - t_collected,
+        }
+
     def _diverged_where(self) -> str:
         """Where the run stopped and which checkpoint is the last good one (never overwritten)."""
         where = f"Stopped in update {self.update_idx + 1} ({self.env_steps:,} env steps done)"
@@ -336,6 +342,14 @@ class Trainer:
         return f"{where}; the last good checkpoint is {self.last_checkpoint}."
 
     # ------------------------------------------------------------------ pieces of a step
+    def _cap_log_std(self, std_final: float) -> None:
+        """Project the free log σ under this update's ceiling (identical on every rank)."""
+        ceiling = log_std_ceiling(
+            self.update_idx, self.total_updates, self.cfg.log_std_init, std_final
+        )
+        with torch.no_grad():
+            self.policy.log_std.clamp_(max=ceiling)
+
     def _set_learning_rate(self) -> None:
         """The policy step size of this update: ``lr`` × schedule × warm-up."""
         factor = lr_factor(
@@ -344,9 +358,9 @@ class Trainer:
         for group in self.policy_opt.param_groups:
             group["lr"] = self.cfg.lr * factor
 
-    def _metrics_row(
-        self, metrics: dict[str, float], returns: list[float], lengths: list[int], dt: float
-    ) -> dict[str, Any]:
+    def _episode_stats(self, returns: list[float], lengths: list[int]) -> dict[str, Any]:
+        """Mean return and length of the episodes this batch finished, over every rank; the
+        mean return is also the progress display's ``last_return``."""
         ep = torch.tensor(
             [sum(returns), float(len(returns)), float(sum(lengths))], dtype=torch.float64
         )
@@ -354,18 +368,34 @@ class Trainer:
         count = ep[1].item()
         if count > 0:
             self.last_return = ep[0].item() / count
+        return {
+            "rollout/ep_return_mean": ep[0].item() / count if count else float("nan"),
+            "rollout/ep_len_mean": ep[2].item() / count if count else float("nan"),
+            "rollout/episodes": int(count),
+        }
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _metrics_row(self, metrics: dict[str, Any], dt: float) -> dict[str, Any]:
+        """The metrics file's row of the update ``step`` just did (``dt``: its seconds)."""
         row: dict[str, Any] = {
             "time/update": self.update_idx,
             "time/env_steps": self.env_steps,
             "time/sps": self.batch_steps / dt,
             "time/elapsed": self.elapsed,
-            "rollout/ep_return_mean": ep[0].item() / count if count else float("nan"),
-            "rollout/ep_len_mean": ep[2].item() / count if count else float("nan"),
-            "rollout/episodes": int(count),
-            "train/lr": self.policy_opt.param_groups[0]["lr"],
         }
         row.update(metrics)
         return row
+
+    def _evaluate_into(self, row: dict[str, Any], last: bool) -> EvalResult:
+        """Evaluate (the final evaluation after the last update, else a periodic one), add it
+        to the update's ``row`` (plots, `robopg info`) and let ``on_eval`` halt the run."""
+        t_eval = time.perf_counter()
+        evaluation = self.evaluate(self.cfg.final_eval_episodes if last else self.cfg.eval_episodes)
+        row["time/eval_s"] = time.perf_counter() - t_eval
+        row.update(self._eval_metrics(evaluation))
+        if self.on_eval is not None and self.on_eval(self.env_steps, evaluation):
+            self.halted = not last
+        return evaluation
 
     def _eval_metrics(self, result: EvalResult) -> dict[str, float]:
         if self.best_eval is None or result.mean > self.best_eval:
@@ -449,34 +479,22 @@ class Trainer:
         if not self.dist.is_main:
             return path
         ckpt = pack_state(self._state())
-        meta: dict[str, Any] = {
-            "robopg_version": __version__,
-            "task": self.task.name,
-            "gym_id": self.task.gym_id,
-            "net": self.net_cfg.to_dict(),
-            "action_low": self.env.action_low.tolist(),
-            "action_high": self.env.action_high.tolist(),
-            "dt": self.env.dt,
-            **obs_keys_meta(self.env),  # the key order of a Dict observation, if any
-            "config": self.cfg.to_dict(),
-            "update": self.update_idx,
-            "env_steps": self.env_steps,
-            "elapsed_s": self.elapsed,
-            "last_return": None if math.isnan(self.last_return) else self.last_return,
-            "best_eval": self.best_eval,
-            **ckpt.meta,  # optim, env_state
-            "world_size": self.dist.world_size,
-            "device_type": self.device.type,
-            "saved_at": datetime.now().isoformat(timespec="seconds"),
-        }
-        if final_eval is not None:
-            meta["eval"] = {
-                "mean": final_eval.mean,
-                "std": final_eval.std,
-                "stderr": final_eval.stderr,
-                "episodes": len(final_eval.returns),
-                "deterministic": final_eval.deterministic,
-            }
+        meta = training_header(
+            version=__version__,
+            task=self.task.name,
+            gym_id=self.task.gym_id,
+            net=self.net_cfg,
+            space=self.env,
+            config=self.cfg.to_dict(),
+            counters=RunCounters(
+                self.update_idx, self.env_steps, self.elapsed, self.last_return, self.best_eval
+            ),
+            state_meta=ckpt.meta,  # optim, env_state
+            world_size=self.dist.world_size,
+            device_type=self.device.type,
+            final_eval=final_eval,
+            obs_keys=obs_keys_meta(self.env),  # the key order of a Dict observation, if any
+        )
         save_checkpoint(path, Checkpoint(ckpt.tensors, meta))
         self.last_checkpoint = path
         return path
@@ -487,39 +505,27 @@ class Trainer:
         ckpt = load_checkpoint(path)
         self.last_checkpoint = path
         meta = ckpt.meta
-        if meta.get("task") != self.task.name:
-            raise CheckpointError(
-                f"Checkpoint '{path}' was trained on '{meta.get('task')}', not '{self.task.name}'."
-            )
-        if meta.get("policy_only"):
-            raise CheckpointError(
-                f"'{path}' holds only a policy (a shipped or stripped file), not the optimiser "
-                "and RNG state a resume needs; pass the run directory it came from."
-            )
-        check_spaces(meta, self.task.name, self.env.obs_dim, self.env.act_dim, path)
-        done = int(meta.get("env_steps", 0))
-        if "eval" in meta and done >= self.cfg.steps:  # final.safetensors of a finished run
-            raise CheckpointError(
-                f"Run '{RunDir.of_checkpoint(path).path}' is finished ({done:,} of "
-                f"{int(meta['config']['steps']):,} env steps); pass --steps with more than "
-                f"{done:,} to train it further."
-            )
-        if meta.get("world_size", 1) != self.dist.world_size:
-            raise CheckpointError(
-                f"Checkpoint '{path}' came from {meta.get('world_size')} processes; resume it "
-                f"with the same number (this run has {self.dist.world_size})."
-            )
-        same_device = meta.get("device_type", "cpu") == self.device.type
-        if not same_device:  # CPU and CUDA generators have different states
+        check_resumable(
+            meta,
+            path,
+            task=self.task.name,
+            obs_dim=self.env.obs_dim,
+            act_dim=self.env.act_dim,
+            steps=self.cfg.steps,
+            world_size=self.dist.world_size,
+        )
+        on_same_device = same_device(meta, self.device.type)
+        if not on_same_device:  # CPU and CUDA generators have different states
             self.console.print(
                 f"[yellow]Checkpoint was trained on {meta.get('device_type')}, resuming on "
                 f"{self.device.type}: action noise is re-seeded, so the run is not bit-exact.[/]"
             )
-        resumed_env = unpack_state(ckpt, self._state(), () if same_device else ("noise",))
-        self.update_idx = int(meta["update"])
-        self.env_steps = int(meta["env_steps"])
-        self.elapsed = float(meta.get("elapsed_s", 0.0))
-        self.best_eval = meta.get("best_eval")
+        resumed_env = unpack_state(ckpt, self._state(), () if on_same_device else ("noise",))
+        counters = RunCounters.from_header(meta)
+        self.update_idx = counters.update
+        self.env_steps = counters.env_steps
+        self.elapsed = counters.elapsed_s
+        self.best_eval = counters.best_eval
         if not resumed_env:
             self.console.print(
                 "[yellow]This env cannot snapshot its state (MuJoCo-based tasks can): the "

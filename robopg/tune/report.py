@@ -75,7 +75,8 @@ def best_preset(trial: FrozenTrial, study_name: str) -> str:
         "# (mean deterministic return of the last evaluations at the tuning budget `steps`).",
         f"# Use: robopg train {cfg['env']} --config best.toml [--steps …]",
     ]
-    lines += [f"{key} = {_toml_value(value)}" for key, value in cfg.items()]
+    # TOML has no null: a setting that is not set (None) is left out, as in any config file
+    lines += [f"{key} = {_toml_value(value)}" for key, value in cfg.items() if value is not None]
     return "\n".join(lines) + "\n"
 
 
@@ -84,6 +85,8 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
+    if isinstance(value, (list, tuple)):  # layer sizes
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     return json.dumps(str(value))  # a TOML basic string: JSON's escapes are TOML's
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from robopg.config import TrainConfig, load_toml
+from robopg.config import TrainConfig, load_toml, spell_sizes
 from robopg.errors import ConfigError
 
 #: fields a trial must not change: they name the task, budget, seed, machine or output
@@ -147,7 +147,9 @@ def _check(name: str, value: Any, at: str) -> Any:
             cfg.validate()
         except ConfigError as exc:
             raise ConfigError(f"{at}: {exc}") from None
-    return getattr(cfg, name)
+    value = getattr(cfg, name)
+    # Optuna's choices are scalars: layer sizes are kept in the CLI's spelling, "64,64"
+    return spell_sizes(value) if isinstance(value, tuple) else value
 
 
 def base_point(space: dict[str, Param], base: TrainConfig) -> dict[str, Any] | None:
@@ -160,6 +162,8 @@ def base_point(space: dict[str, Param], base: TrainConfig) -> dict[str, Any] | N
     point: dict[str, Any] = {}
     for name, param in space.items():
         value = getattr(base, name)
+        if isinstance(value, tuple):  # layer sizes: choices spell them as the CLI does, "64,64"
+            value = spell_sizes(value)
         if param.choices is not None:
             if value not in param.choices:
                 return None

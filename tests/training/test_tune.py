@@ -64,7 +64,8 @@ def test_tiny_study_writes_a_preset_train_accepts_and_resumes(tmp_path: Path) ->
     for t in trials:
         run_dir = Path(t.user_attrs["run_dir"])
         assert run_dir.parent == folder / "trials" and run_dir.name == f"trial_{t.number:04d}"
-        assert json.loads((run_dir / "config.json").read_text())["hidden"] == t.params["hidden"]
+        hidden = [int(h) for h in t.params["hidden"].split(",")]  # a choice like "64,64"
+        assert json.loads((run_dir / "config.json").read_text())["hidden"] == hidden
         # no periodic checkpoints: a finished trial keeps its final policy, a pruned one the
         # checkpoint written where it stopped
         saved = list((run_dir / "checkpoints").glob("*.safetensors"))
@@ -81,7 +82,8 @@ def test_tiny_study_writes_a_preset_train_accepts_and_resumes(tmp_path: Path) ->
     best = study.best_trial
     preset = folder / "best.toml"
     cfg = resolve_config({}, config_file=preset)
-    assert cfg.hidden == best.params["hidden"] and cfg.value_epochs == best.params["value_epochs"]
+    assert cfg.hidden == tuple(int(h) for h in best.params["hidden"].split(","))
+    assert cfg.value_epochs == best.params["value_epochs"]
     assert cfg.lr == best.params["lr"] and cfg.steps == 3200 and cfg.num_envs == 8
     for png in ("history.png", "importances.png"):
         assert (folder / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -238,6 +240,6 @@ def test_a_new_study_runs_the_base_config_first_when_it_lies_in_the_space(tmp_pa
     assert first.params == {
         "lr": defaults.lr, "lam": defaults.lam, "gamma": defaults.gamma,
         "log_std_init": defaults.log_std_init, "value_epochs": defaults.value_epochs,
-        "hidden": defaults.hidden, "activation": defaults.activation,
+        "hidden": "64,64", "activation": defaults.activation,  # sizes as the CLI spells them
     }  # fmt: skip
     assert "0 base" in result.output

@@ -73,7 +73,7 @@ def test_precedence_defaults_preset_config_flags(tmp_path: Path) -> None:
     )
     assert cfg.eval_every == fast["eval_every"]  # preset over default
     assert cfg.steps == 5000  # config file over preset
-    assert cfg.lam == 0.9 and cfg.hidden == "32,32"  # config file over default
+    assert cfg.lam == 0.9 and cfg.hidden == (32, 32)  # config file over default
     assert cfg.gamma == 0.9  # flag over config file
     assert cfg.seed == defaults.seed  # an option not given (None) changes nothing
     assert cfg.value_epochs == defaults.value_epochs  # nobody set it
