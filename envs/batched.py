@@ -25,6 +25,7 @@ import mujoco
 import numpy as np
 from mujoco.batch import Batch, SimulationError
 
+from robopg.envs.actions import ActionLaw
 from robopg.envs.vector import StepResult, check_actions, pair_seeds
 from robopg.errors import EnvError
 
@@ -122,6 +123,9 @@ class ArmTask:
     frame_skip: int = 1
     max_episode_steps: int = 1000
     obs_dim: int = 0
+    #: the action interface's law (``robopg.envs.actions``); None: the action is ``ctrl``
+    #: itself (torque). ``TaskSpec.make_arm(action)`` sets it with the model it runs on.
+    law: ActionLaw | None = None
 
     def __init__(self, model: mujoco.MjModel) -> None:
         self.model = model
@@ -170,6 +174,8 @@ class ArmTask:
             data.mocap_pos[:] = mocap
         data.qpos[:] = qpos
         data.qvel[:] = qvel
+        if self.law is not None:  # the target (and its filter) start where the arm is
+            data.ctrl[:] = data.act[:] = self.law.reset_ctrl(data.qpos[None])[0]
         mujoco.mj_forward(self.model, data)
         return self.observe(data.qpos[None], data.qvel[None], data.xpos[None])[0]
 
@@ -232,6 +238,10 @@ class BatchedArmEnv:
         ranges = self.model.actuator_ctrlrange.astype(np.float32).astype(np.float64)
         self.action_low = ranges[:, 0].copy()
         self.action_high = ranges[:, 1].copy()
+        self.law = task.law
+        if self.law is not None:
+            self.act_dim = self.law.action_dim
+            self.action_low, self.action_high = self.law.action_low, self.law.action_high
         self.max_episode_steps = task.max_episode_steps
         self.dt = float(self.model.opt.timestep * task.frame_skip)
         skip_impossible_collisions(self.model)
@@ -247,6 +257,10 @@ class BatchedArmEnv:
         self._ctrl = self._batch.bind("ctrl")
         self._mocap = self._batch.bind("mocap_pos") if self.model.nmocap else None
         self._xpos = self._batch.bind("xpos")
+        if self.law is not None:  # the law's state (act) and the frames it reads
+            self._act = self._batch.bind("act")
+            self._xanchor = self._batch.bind("xanchor")
+            self._xaxis = self._batch.bind("xaxis")
         self._elapsed = np.zeros(num_envs, dtype=np.int64)
         self._rngs: list[np.random.Generator] = []
         self._obs: np.ndarray | None = None
@@ -269,7 +283,12 @@ class BatchedArmEnv:
         if self._obs is None:
             raise EnvError(f"Task '{self.task}': call reset(seed) before step(actions).")
         acts = check_actions(self.task, actions, self.num_envs, self.act_dim).astype(np.float32)
-        self._ctrl[:] = acts
+        if self.law is None:
+            self._ctrl[:] = acts
+        else:
+            self._ctrl[:] = self.law.command(
+                acts, self._ctrl, self._qpos, self._xpos, self._xanchor, self._xaxis
+            )
         self._run(self._batch.step, None, nstep=self.arm.frame_skip)
         obs = self.arm.observe(self._qpos, self._qvel, self._xpos)
         reward = self.arm.reward(self._xpos, acts)
@@ -359,6 +378,8 @@ class BatchedArmEnv:
             self._qvel[i] = qvel
             if mocap is not None and self._mocap is not None:
                 self._mocap[i] = mocap
+        if self.law is not None:  # the target (and its filter) start where the arm is
+            self._ctrl[ids] = self._act[ids] = self.law.reset_ctrl(self._qpos[ids])
         self._elapsed[ids] = 0
         self._run(self._batch.forward, ids)
 

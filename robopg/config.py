@@ -18,6 +18,7 @@ from typing import Any
 
 from robopg.algo import activations
 from robopg.algo.net_config import STD_KINDS, NetConfig
+from robopg.envs.actions import ACTIONS
 from robopg.envs.tasks import TASKS
 from robopg.errors import ConfigError
 
@@ -113,6 +114,12 @@ class TrainConfig:
         "--device; needs the extra robopg[gpu]).",
     )
     num_threads: int = _f(0, "Threads for the batched engine (0: all cores).")
+    action: str = _f(
+        "torque",
+        "Action interface: torque (joint torques), joint (steps of a joint-position target "
+        "under a joint impedance law) or cartesian (flange steps, IK to that target); the Panda "
+        "tasks offer all three.",
+    )
     eval_every: int = _f(0, "Evaluate deterministically every K updates (0: only at the end).")
     eval_episodes: int = _f(10, "Episodes per periodic evaluation.")
     final_eval_episodes: int = _f(
@@ -264,6 +271,21 @@ class TrainConfig:
             self.std == "param" or self.log_std_min < self.log_std_init < self.log_std_max,
             f"--log-std-init ({self.log_std_init}) must lie strictly between --log-std-min "
             f"({self.log_std_min}) and --log-std-max ({self.log_std_max}) with --std state.",
+        )
+        need(
+            self.action in ACTIONS,
+            f"--action must be one of {', '.join(ACTIONS)}, got '{self.action}'.",
+        )
+        spec = TASKS.get(self.env.lower())
+        offered = spec.actions if spec is not None else ("torque",)
+        need(
+            self.action in offered,
+            f"Task '{self.env}' offers the action interfaces {', '.join(offered)}, not "
+            f"'{self.action}'; pass --action torque.",
+        )
+        need(
+            self.action == "torque" or self.engine != "gym",
+            f"--action {self.action} runs on the batched or warp engine; drop --engine gym.",
         )
         need(self.num_threads >= 0, f"--num-threads must be ≥ 0, got {self.num_threads}.")
         need(self.eval_every >= 0, f"--eval-every must be ≥ 0, got {self.eval_every}.")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from robopg.algo.net_config import OBS_NORM_EPSILON, NetConfig
+from robopg.envs.actions import recorded_action
 from robopg.errors import CheckpointError
 from robopg.fast.mlp import MLP, normalize_obs
 from robopg.runs.format import read_checkpoint_file
@@ -103,6 +104,14 @@ class Controller:
 
     ``std`` is σ (act_dim,) of a state-independent policy; a state-dependent one has
     ``std=None`` and its head in ``state_std`` (``std_batch`` gives σ(s) either way).
+
+    ``action`` is the task's action interface the policy was trained on (its checkpoint's
+    config), which says what an action means (``robopg.envs.actions``): ``torque``, the
+    motor commands (a fraction of each joint's torque limit); ``joint``, the change of the
+    joint-position target this control step in units of its bound (q* += a ·
+    ``franka_control.VELOCITY_MARGIN`` · v_max · dt); ``cartesian``, the flange's displacement
+    along the base frame's x, y, z in units of ``franka_control.CARTESIAN_STEP`` metres. For
+    the last two the robot runs the joint impedance law below it (``attach()`` does in MuJoCo).
     """
 
     task: str
@@ -118,6 +127,7 @@ class Controller:
     stochastic: bool = False
     rng: np.random.Generator | None = None
     state_std: StateStd | None = None
+    action: str = "torque"
 
     @classmethod
     def load(
@@ -151,6 +161,7 @@ class Controller:
             stochastic=stochastic,
             rng=np.random.default_rng(seed) if stochastic else None,
             state_std=state_std,
+            action=recorded_action(meta),
         )
 
     @functools.cached_property

@@ -97,12 +97,15 @@ def run_episodes(
     engine: str = "auto",
     max_parallel: int = 64,
     observer: EpisodeObserver | None = None,
+    action: str = "torque",
 ) -> EvalResult:
     """Run exactly ``episodes`` episodes (one per env, in chunks) and collect their returns.
 
     Episode i of a call is always seeded ``seed + i``, so results are reproducible and
-    independent of ``max_parallel``. This is the one episode loop: ``robopg eval`` scores with
-    it and ``robopg render`` draws it through ``observer``, so both see the same episodes.
+    independent of ``max_parallel``; ``action`` is the task's action interface (a policy runs
+    on the one it was trained on: ``recorded_action``). This is the one episode loop:
+    ``robopg eval`` scores with it and ``robopg render`` draws it through ``observer``, so both
+    see the same episodes.
     """
     returns: list[float] = []
     lengths: list[int] = []
@@ -110,7 +113,7 @@ def run_episodes(
     start = 0
     while start < episodes:
         n = min(max_parallel, episodes - start)
-        env = make_vector_env(task, n, engine=engine)
+        env = make_vector_env(task, n, engine=engine, action=action)
         try:
             chunk = _run_chunk(env, act, seed, start, observer)
         finally:
@@ -203,19 +206,27 @@ def evaluate_saved_policy(
     """
     from robopg.deploy.controller import Controller
     from robopg.envs import resolve_task
+    from robopg.envs.actions import recorded_action
     from robopg.runs.checkpoint import check_spaces, load_checkpoint
     from robopg.runs.run_dir import resolve_policy_path
 
     path = resolve_policy_path(source)
     meta = load_checkpoint(path).meta
     name = resolve_task(task).name if task else str(meta["task"])
-    probe = make_vector_env(name, 1, engine=engine)
+    action = recorded_action(meta)
+    probe = make_vector_env(name, 1, engine=engine, action=action)
     try:
         check_spaces(meta, name, probe.obs_dim, probe.act_dim, path)
     finally:
         probe.close()
     ctrl = Controller.load(path, stochastic=stochastic, seed=seed)
     result = run_episodes(
-        name, ctrl.act_batch, episodes, seed=seed, deterministic=not stochastic, engine=engine
+        name,
+        ctrl.act_batch,
+        episodes,
+        seed=seed,
+        deterministic=not stochastic,
+        engine=engine,
+        action=action,
     )
     return path, name, result

@@ -147,6 +147,7 @@ class Trainer:
             device=self.device,
             num_threads=cfg.num_threads or None,
             log=self._status if self.dist.is_main else None,
+            action=cfg.action,
         )
         torch.manual_seed(self.seeds["init"])
         self.net_cfg = cfg.net_config(self.env.obs_dim, self.env.act_dim)
@@ -385,6 +386,7 @@ class Trainer:
             seed=self.cfg.seed + EVAL_SEED_OFFSET,
             deterministic=deterministic,
             engine=host_engine(self.cfg.engine),
+            action=self.cfg.action,
         )
 
     def _record_video(self) -> None:
@@ -395,7 +397,9 @@ class Trainer:
 
         path = self.run.video_path(self.update_idx)
         seed = self.cfg.seed + EVAL_SEED_OFFSET
-        record_training_video(self.cfg.env, self.policy, self.device, path, seed)
+        record_training_video(
+            self.cfg.env, self.policy, self.device, path, seed, action=self.cfg.action
+        )
 
     # ------------------------------------------------------------------ files
     def _open_run_dir(self, cleanup: ExitStack) -> MetricsWriter | None:
