@@ -32,6 +32,8 @@ from robopg.errors import EnvError
 #: the physics state a snapshot holds per env: qpos, qvel, act, warmstart, time, ctrl, mocap …
 STATE_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION
 SNAPSHOT_VERSION = 1
+#: a snapshot's keys for the frames an action law reads (body positions, joint anchors, axes)
+FRAMES = ("frame_xpos", "frame_xanchor", "frame_xaxis")
 
 
 def available_cores() -> int:
@@ -276,6 +278,7 @@ class BatchedArmEnv:
         self._reset_envs(ids)
         obs = self.arm.observe(self._qpos, self._qvel, self._xpos)
         self._obs = obs
+        self._keep_frames()
         return obs.copy()
 
     def step(self, actions: np.ndarray) -> StepResult:
@@ -286,9 +289,7 @@ class BatchedArmEnv:
         if self.law is None:
             self._ctrl[:] = acts
         else:
-            self._ctrl[:] = self.law.command(
-                acts, self._ctrl, self._qpos, self._xpos, self._xanchor, self._xaxis
-            )
+            self._ctrl[:] = self.law.command(acts, self._ctrl, self._qpos, *self._frames)
         self._run(self._batch.step, None, nstep=self.arm.frame_skip)
         obs = self.arm.observe(self._qpos, self._qvel, self._xpos)
         reward = self.arm.reward(self._xpos, acts)
@@ -301,6 +302,7 @@ class BatchedArmEnv:
             self._reset_envs(done)
             obs[done] = self.arm.observe(self._qpos[done], self._qvel[done], self._xpos[done])
         self._obs = obs
+        self._keep_frames()
         return StepResult(
             obs=obs.copy(),
             reward=reward,
@@ -314,11 +316,15 @@ class BatchedArmEnv:
 
         ``state["obs"]`` is the observation the next action should be computed from: it cannot
         be recomputed from the physics state, because observations after a step read body
-        positions one substep behind the state (as gymnasium does after ``mj_step``).
+        positions one substep behind the state (as gymnasium does after ``mj_step``); with an
+        action law, ``state["frame_*"]`` are the body and joint frames its next command reads,
+        for the same reason.
         """
         if self._obs is None:
             raise EnvError(f"Task '{self.task}': call reset(seed) before state_dict().")
+        frames = {} if self.law is None else dict(zip(FRAMES, (f.copy() for f in self._frames)))
         return {
+            **frames,
             "version": SNAPSHOT_VERSION,
             "task": self.task,
             "num_envs": self.num_envs,
@@ -347,6 +353,9 @@ class BatchedArmEnv:
         self._batch.state[...] = physics
         self._elapsed[:] = np.asarray(state["elapsed"], dtype=np.int64)
         self._obs = np.array(state["obs"], dtype=np.float64)
+        if self.law is not None:
+            xpos, xanchor, xaxis = (np.array(state[k], dtype=np.float64) for k in FRAMES)
+            self._frames = (xpos, xanchor, xaxis)
         rngs = []
         for rng_state in state["rng"]:
             rng = np.random.Generator(np.random.PCG64())
@@ -368,6 +377,12 @@ class BatchedArmEnv:
         return data
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _keep_frames(self) -> None:
+        """Copy the frames the action law's next command reads (body positions, joint anchors
+        and axes, as the step left them): a snapshot restores them with the state."""
+        if self.law is not None:
+            self._frames = (self._xpos.copy(), self._xanchor.copy(), self._xaxis.copy())
 
     def _reset_envs(self, ids: np.ndarray) -> None:
         """gymnasium's reset for the envs ``ids``: mj_resetData, draw the state, mj_forward."""

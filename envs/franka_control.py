@@ -53,7 +53,7 @@ ARM = 7
 JOINT_STIFFNESS = np.array([300.0, 300.0, 300.0, 300.0, 125.0, 75.0, 25.0])
 
 #: joint damping D (N·m·s/rad): 2√(K·M_ii) at Franka's ready pose (ζ = 1), rounded
-JOINT_DAMPING = np.array([27.5, 44.5, 36.0, 35.5, 8.5, 7.0, 3.3])
+JOINT_DAMPING = np.array([27.5, 44.5, 36.0, 35.5, 8.5, 6.8, 3.3])
 
 #: time constant τ_f (s) of the target's first-order low-pass filter (the actuators' dynamics)
 TARGET_FILTER_TIME = 0.05
