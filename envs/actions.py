@@ -24,6 +24,23 @@ import numpy as np
 #: every interface name, the default first (its numbers are those of the MJCF's own actuators)
 ACTIONS = ("torque", "joint", "cartesian")
 
+#: what one action means to the robot, by interface: the exported files record it
+#: (``robopg export``), since the file alone cannot say which law must run below it
+ACTION_MEANINGS = {
+    "torque": "joint torques as a fraction of each joint's torque limit, held for the step",
+    "joint": (
+        "the change of the joint-position target this control step, in units of its bound "
+        "(0.9 x Franka's joint velocity limit x dt); below it run the joint impedance law "
+        "tau = K (q*_f - q) - D qdot with q*_f the target through a first-order filter "
+        "(robopg.envs.franka_control: K, D, tau_f)"
+    ),
+    "cartesian": (
+        "the flange's displacement along the base frame's x, y, z this control step, in units "
+        "of robopg.envs.franka_control.CARTESIAN_STEP metres; it moves the joint target by "
+        "damped least squares (CartesianLaw), then the joint impedance law as for joint"
+    ),
+}
+
 
 class ActionLaw(Protocol):
     """The low-level law of one interface on one task's model (numpy, batch-major).

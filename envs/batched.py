@@ -322,7 +322,9 @@ class BatchedArmEnv:
         """
         if self._obs is None:
             raise EnvError(f"Task '{self.task}': call reset(seed) before state_dict().")
-        frames = {} if self.law is None else dict(zip(FRAMES, (f.copy() for f in self._frames)))
+        frames = {}
+        if self.law is not None:
+            frames = {key: f.copy() for key, f in zip(FRAMES, self._frames, strict=True)}
         return {
             **frames,
             "version": SNAPSHOT_VERSION,

@@ -104,7 +104,7 @@ def _substep_peaks(action: str, task: str, seed: int, steps: int) -> tuple[float
     assert arm.law is not None
     arm.reset_data(data, np.random.default_rng(seed))
     rng = np.random.default_rng(seed + 100)
-    prev = data.actuator_force.copy()
+    prev = data.qfrc_actuator[:7].copy()
     rate = speed = 0.0
     for _ in range(steps):
         a = rng.choice([-1.0, 1.0], (1, arm.law.action_dim)).astype(np.float32)
@@ -112,7 +112,7 @@ def _substep_peaks(action: str, task: str, seed: int, steps: int) -> tuple[float
         data.ctrl[:] = arm.law.command(a, data.ctrl[None], data.qpos[None], *frames)[0]
         for _ in range(arm.frame_skip):
             mujoco.mj_step(model, data)
-            force = data.actuator_force.copy()
+            force = data.qfrc_actuator[:7].copy()
             rate = max(rate, float(np.abs(force - prev).max()) / model.opt.timestep)
             speed = max(speed, float((np.abs(data.qvel[:7]) / VELOCITY_LIMITS).max()))
             prev = force
