@@ -22,19 +22,57 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from robopg.config import COUNT_FIELDS, TrainConfig, resolve_config
+from robopg.config import (
+    COUNT_FIELDS,
+    EVAL,
+    PANELS,
+    RUNDIR,
+    TASK,
+    TrainConfig,
+    resolve_config,
+)
 from robopg.errors import RobopgError
 
-app = typer.Typer(
-    no_args_is_help=True,
-    add_completion=False,
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Command(typer.core.TyperCommand):
+    """A Typer command whose usage line names its arguments the POSIX way.
+
+    Typer writes a required argument as ``{source}``, which reads like a set of choices; here
+    it is ``SOURCE``, an optional one ``[ENV]`` and a repeated one ``RUNS...``.
+    """
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:  # click's Context (Typer's own copy)
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if isinstance(param, typer.core.TyperArgument):
+                name = (param.metavar or param.name or "arg").upper()
+                name += "..." if param.nargs != 1 else ""
+                pieces.append(name if param.required else f"[{name}]")
+            else:
+                pieces.extend(param.get_usage_pieces(ctx))
+        return pieces
+
+
+class _App(typer.Typer):
+    """``typer.Typer`` whose commands are all ``_Command``s, so every usage line is alike."""
+
+    def command(self, name: str | None = None, **kwargs: Any) -> Callable[[F], F]:
+        kwargs.setdefault("cls", _Command)
+        return super().command(name, **kwargs)
+
+
+app = _App(
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="Learn continuous control of MuJoCo arms with Gaussian policies and REINFORCE.",
 )
 console = Console()
 err_console = Console(stderr=True)
 
-F = TypeVar("F", bound=Callable[..., Any])
+#: commands that draw with OpenGL; every other command runs with mujoco's GL switched off
+GL_COMMANDS = frozenset({"render", "view"})
 
 
 def friendly_errors(func: F) -> F:
@@ -52,68 +90,130 @@ def friendly_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+# ----------------------------------------------------------------------------- the whole program
+def _print_version(value: bool) -> None:
+    if value:
+        from robopg import __version__
+
+        print(f"robopg {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            is_eager=True,
+            callback=_print_version,
+            help="Print robopg's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Learn continuous control of MuJoCo arms with Gaussian policies and REINFORCE."""
+    if ctx.invoked_subcommand is None:  # bare `robopg`: the help, and success
+        text = ctx.get_help()  # rich help is printed by get_help itself and comes back empty
+        if text:
+            print(text)
+        raise typer.Exit()
+    if ctx.invoked_subcommand not in GL_COMMANDS:
+        from robopg.render.gl import hold_gl
+
+        hold_gl()
+
+
+@app.command("version")
+def version_cmd() -> None:
+    """Print robopg's version (the installed package's)."""
+    _print_version(True)
+
+
 # ---------------------------------------------------------------------------------------- train
 _TRAIN_EXTRA = {"env"}  # given positionally
 
 
 def _train_options() -> list[inspect.Parameter]:
-    """One ``--kebab-case`` option per TrainConfig field, defaulting to None ("not given").
+    """One ``--kebab-case`` option per TrainConfig field, with the field's default, help and panel.
 
-    None lets presets and config files supply the value: precedence is resolved in
-    ``resolve_config``, and the help shows the real default from the dataclass.
+    Only the flags typed on the command line override presets and config files (``train``
+    asks click where each value came from), so the real defaults can stand in the help.
     """
     params = []
     defaults = TrainConfig()
     for f in dataclasses.fields(TrainConfig):
         if f.name in _TRAIN_EXTRA:
             continue
-        kind = type(getattr(defaults, f.name))
+        default = getattr(defaults, f.name)
+        kind = type(default)
         if f.name in COUNT_FIELDS:
             kind = str  # parsed by TrainConfig: 1000000, 1_000_000 and 1e6 all mean a million
+            default = str(default)
         flag = "--" + f.name.replace("_", "-")
         decls = [f"{flag}/--no-{flag[2:]}"] if kind is bool else [flag]
         option = typer.Option(
-            None,
-            *decls,
-            help=f"{f.metadata['help']} (default: {getattr(defaults, f.name)})",
-            show_default=False,
+            default, *decls, help=escape(f.metadata["help"]), rich_help_panel=f.metadata["panel"]
         )
         params.append(
             inspect.Parameter(
-                f.name,
-                inspect.Parameter.KEYWORD_ONLY,
-                default=option,
-                annotation=kind | None,
+                f.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind
             )
         )
     return params
 
 
+def _typed_flags(ctx: typer.Context, values: dict[str, Any]) -> dict[str, Any]:
+    """The options of ``values`` given on the command line (the rest are the help's defaults)."""
+    source = ctx.get_parameter_source
+    return {k: v for k, v in values.items() if getattr(source(k), "name", "") == "COMMANDLINE"}
+
+
 def train(
-    env: Annotated[str, typer.Argument(help="Task: reacher, pusher, … or a gymnasium id.")] = "",
+    ctx: typer.Context,
+    env: Annotated[
+        str, typer.Argument(help="Task: reacher, pusher, … or a gymnasium id.")
+    ] = TrainConfig.env,
     preset: Annotated[
-        str | None, typer.Option(help="Shipped preset of tuned settings (see `robopg presets`).")
+        str | None,
+        typer.Option(
+            help="Shipped preset of tuned settings (see `robopg presets`).",
+            rich_help_panel=TASK,
+        ),
     ] = None,
     config: Annotated[
-        Path | None, typer.Option(help="TOML file of settings (overrides the preset).")
+        Path | None,
+        typer.Option(
+            help="Settings file: TOML, or a run's config.json (overrides the preset).",
+            rich_help_panel=TASK,
+        ),
     ] = None,
     resume: Annotated[
-        Path | None, typer.Option(help="Continue a run directory or checkpoint exactly.")
+        Path | None,
+        typer.Option(
+            help="Continue a run directory or checkpoint exactly (a larger --steps trains on).",
+            rich_help_panel=RUNDIR,
+        ),
     ] = None,
-    quiet: Annotated[bool, typer.Option(help="No live progress display.")] = False,
-    **flags: Any,
+    quiet: Annotated[
+        bool, typer.Option(help="No live progress display.", rich_help_panel=EVAL)
+    ] = False,
+    **values: Any,
 ) -> None:
-    """Train a Gaussian policy with REINFORCE on a task (default: reacher)."""
+    """Train a Gaussian policy with REINFORCE on a task."""
     from robopg.train.trainer import Trainer, resume_config
 
+    flags = _typed_flags(ctx, values)
+    given_env = _typed_flags(ctx, {"env": env})
     if resume is not None:
-        if preset or config or env:
+        if preset or config or given_env:
             raise RobopgError(
                 "--resume takes the saved run's settings; drop the task, --preset and --config."
             )
         cfg = resume_config(resume, flags)
     else:
-        flags["env"] = env or None
+        flags.update(given_env)
         cfg = resolve_config(flags, preset=preset, config_file=config)
     trainer = Trainer(cfg, console=console, resume=resume, show_progress=not quiet)
     if trainer.dist.is_main:
@@ -154,14 +254,27 @@ def _print_aborted(trainer: Any) -> None:
     )
 
 
+def budget_text(steps: int, batches: int, batch_steps: int) -> str:
+    """The steps a run really trains: whole batches, so ``steps`` rounds up to a multiple.
+
+    ``budget_text(2000, 3, 800)`` → ``"2,400 steps (2,000 rounded up to 3 batches of 800)"``.
+    """
+    total = batches * batch_steps
+    unit = "batch" if batches == 1 else "batches"
+    if total == steps:
+        return f"{total:,} steps ({batches:,} {unit} of {batch_steps:,})"
+    return f"{total:,} steps ({steps:,} rounded up to {batches:,} {unit} of {batch_steps:,})"
+
+
 def _print_start(cfg: TrainConfig, trainer: Any) -> None:
     where = f"{trainer.device}" + (
         f" × {trainer.dist.world_size} processes" if trainer.dist.active else ""
     )
     console.print(
         f"[bold]robopg train[/] {trainer.task.name} ({trainer.task.gym_id}) on {where}, "
-        f"engine {type(trainer.env).__name__}, {trainer.total_updates} updates of "
-        f"{trainer.batch_steps:,} steps → {trainer.run_dir or 'new run directory'}",
+        f"engine {type(trainer.env).__name__}, "
+        f"{budget_text(cfg.steps, trainer.total_updates, trainer.batch_steps)} → "
+        f"{escape(str(trainer.run_dir or 'new run directory'))}",
         highlight=False,
     )
     settings = ", ".join(f"{k}={v}" for k, v in cfg.to_dict().items())
@@ -170,9 +283,23 @@ def _print_start(cfg: TrainConfig, trainer: Any) -> None:
     console.print(f"[dim]backend {backend.name}: {escape(backend.reason)}[/]", highlight=False)
 
 
+def _panel_order(param: inspect.Parameter) -> int:
+    """Where an option's help panel comes in PANELS (Typer shows panels in order of first use)."""
+    info = getattr(param.annotation, "__metadata__", (param.default,))[0]
+    panel = getattr(info, "rich_help_panel", None)
+    return PANELS.index(panel) if panel in PANELS else -1
+
+
 train.__signature__ = inspect.signature(train).replace(  # type: ignore[attr-defined]
-    parameters=[p for p in inspect.signature(train).parameters.values() if p.kind != p.VAR_KEYWORD]
-    + _train_options()
+    parameters=sorted(
+        [
+            p if _panel_order(p) < 0 else p.replace(kind=p.KEYWORD_ONLY)
+            for p in inspect.signature(train).parameters.values()
+            if p.kind != p.VAR_KEYWORD
+        ]
+        + _train_options(),
+        key=_panel_order,
+    )
 )
 app.command()(friendly_errors(train))
 
@@ -196,11 +323,17 @@ def eval_cmd(
     task: Annotated[
         str | None, typer.Option(help="Evaluate on this task instead of the trained one.")
     ] = None,
+    safety: Annotated[
+        bool,
+        typer.Option(help="Act through the deployment safety layer (Panda tasks) and count it."),
+    ] = False,
 ) -> None:
     """Evaluate a saved policy: mean return ± its standard error (deterministic by default)."""
     from robopg.deploy.evaluate import evaluate_saved_policy, task_report
 
-    path, name, result = evaluate_saved_policy(source, episodes, seed, stochastic, engine, task)
+    path, name, result = evaluate_saved_policy(
+        source, episodes, seed, stochastic, engine, task, safety
+    )
     console.print(f"{name} · {path}\n{result.summary()}", highlight=False)
     for line in task_report(name, result):
         console.print(line, highlight=False)
@@ -213,16 +346,31 @@ def export_cmd(
     source: Annotated[
         str, typer.Argument(help="Run directory, checkpoint file, or task name (shipped policy).")
     ],
-    format: Annotated[str, typer.Option("--format", help="onnx or torchscript.")] = "onnx",
+    format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="onnx (.onnx), torch.export (.pt2, torch's own format) or torchscript "
+            "(.pt, legacy: torch deprecates TorchScript).",
+            show_default="from --out's extension, else onnx",
+        ),
+    ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Output file [default: <task>.onnx or <task>.pt].")
+        Path | None,
+        typer.Option(
+            help="Output file, with its format's extension.", show_default="<task>.onnx, …"
+        ),
     ] = None,
 ) -> None:
     """Export a policy as one self-contained model (normaliser and action clipping included)."""
-    from robopg.deploy.export import export_policy
+    from robopg.deploy.export import export_policy, output_format
 
-    path = export_policy(source, format, out)
-    console.print(f"wrote {path} ({format}: obs float32 (batch, obs_dim) → action)")
+    fmt = output_format(format, out)
+    path = export_policy(source, fmt, out)
+    console.print(
+        f"wrote {escape(str(path))} ({fmt}: obs float32 (batch, obs_dim) → action)",
+        highlight=False,
+    )
 
 
 # --------------------------------------------------------------------------------------- render
@@ -243,7 +391,8 @@ def render(
     width: Annotated[int, typer.Option(help="Width of one episode's frame in pixels.")] = 480,
     height: Annotated[int, typer.Option(help="Height of one episode's frame in pixels.")] = 480,
     fps: Annotated[
-        float | None, typer.Option(help="Playback rate [default: the env's real-time rate].")
+        float | None,
+        typer.Option(help="Playback rate in frames/s.", show_default="the env's real-time rate"),
     ] = None,
     camera: Annotated[
         str, typer.Option(help="default (the env's view), top, or a model camera name/index.")
@@ -266,6 +415,37 @@ def render(
     for i, (ret, steps) in enumerate(zip(result.returns, result.lengths, strict=True)):
         console.print(f"episode {i + 1} (seed {seed + i}): return {ret:.3f} over {steps} steps")
     console.print(result.summary(), highlight=False)
+
+
+# ----------------------------------------------------------------------------------------- view
+@app.command()
+@friendly_errors
+def view(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="Run directory, checkpoint file, or task name (uses the shipped policy).",
+            metavar="TASK|RUN|FILE",
+        ),
+    ],
+    seed: Annotated[int, typer.Option(help="Seed of the first episode (i-th gets seed+i).")] = 0,
+    episodes: Annotated[
+        int, typer.Option(min=0, help="Stop after this many episodes (0: until closed).")
+    ] = 0,
+    stochastic: Annotated[
+        bool, typer.Option(help="Start with sampled actions (Enter switches).")
+    ] = False,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per wall second.")] = 1.0,
+    max_seconds: Annotated[float | None, typer.Option(hidden=True)] = None,
+    screenshot: Annotated[Path | None, typer.Option(hidden=True)] = None,
+    record: Annotated[Path | None, typer.Option(hidden=True)] = None,
+) -> None:
+    """Watch a policy act live in MuJoCo's viewer (Space pause, Backspace next seed, Enter
+    mean/sampled, -/= speed)."""
+    from robopg.render.viewer import ViewOptions, view_policy
+
+    options = ViewOptions(seed, episodes, stochastic, speed, max_seconds, screenshot, record)
+    view_policy(source, options, lambda e: console.print(f"episode {e.summary()}", highlight=False))
 
 
 # ----------------------------------------------------------------------------------------- plot
@@ -319,10 +499,10 @@ def tune(
     storage: Annotated[
         str | None,
         typer.Option(
-            help="SQLAlchemy URL every process joins [default: SQLite in the study folder]."
+            help="SQLAlchemy URL every process joins.", show_default="SQLite in the study folder"
         ),
     ] = None,
-    study: Annotated[str | None, typer.Option(help="Study name [default: the task].")] = None,
+    study: Annotated[str | None, typer.Option(help="Study name.", show_default="the task")] = None,
     space: Annotated[
         Path | None, typer.Option(help="TOML file overriding the default search space.")
     ] = None,
@@ -373,6 +553,7 @@ def tune(
 @app.command()
 @friendly_errors
 def variance(
+    ctx: typer.Context,
     source: Annotated[
         str,
         typer.Argument(
@@ -386,25 +567,15 @@ def variance(
     shipped: Annotated[
         bool, typer.Option(help="With a task name: use the policy robopg ships for it.")
     ] = False,
-    episodes: Annotated[
-        int | None, typer.Option(help="Trajectories cut into batches. (default: 2048)")
-    ] = None,
+    episodes: Annotated[int, typer.Option(help="Trajectories cut into batches.")] = 2048,
     reference_episodes: Annotated[
-        int | None, typer.Option(help="Trajectories for the reference gradient. (default: 2048)")
-    ] = None,
-    value_episodes: Annotated[
-        int | None, typer.Option(help="Trajectories V(s) is fit on. (default: 256)")
-    ] = None,
-    batch_episodes: Annotated[
-        str | None, typer.Option(help="Batch sizes in trajectories. (default: 4,16,64)")
-    ] = None,
-    gammas: Annotated[
-        str | None, typer.Option(help="Discount factors. (default: 0.99,0.9,1.0)")
-    ] = None,
-    lams: Annotated[
-        str | None, typer.Option(help="GAE λ values. (default: 0,0.5,0.9,0.95,1)")
-    ] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of everything. (default: 0)")] = None,
+        int, typer.Option(help="Trajectories for the reference gradient.")
+    ] = 2048,
+    value_episodes: Annotated[int, typer.Option(help="Trajectories V(s) is fit on.")] = 256,
+    batch_episodes: Annotated[str, typer.Option(help="Batch sizes in trajectories.")] = "4,16,64",
+    gammas: Annotated[str, typer.Option(help="Discount factors.")] = "0.99,0.9,1.0",
+    lams: Annotated[str, typer.Option(help="GAE λ values.")] = "0,0.5,0.9,0.95,1",
+    seed: Annotated[int, typer.Option(help="Seed of everything.")] = 0,
     engine: Annotated[str, typer.Option(help="auto, batch or gym.")] = "auto",
     out: Annotated[
         Path, typer.Option(help="Folder for variance-<task>-<time>/ (JSON, CSV, PNG).")
@@ -414,17 +585,20 @@ def variance(
     from robopg.variance import resolve_settings, run_variance
     from robopg.variance.report import build_table, default_out_dir, write_outputs
 
-    settings = resolve_settings(
+    settings = resolve_settings(  # the sizes not typed come from the defaults, or --quick's
         quick,
-        {
-            "episodes": episodes,
-            "reference_episodes": reference_episodes,
-            "value_episodes": value_episodes,
-            "batch_episodes": batch_episodes,
-            "gammas": gammas,
-            "lams": lams,
-            "seed": seed,
-        },
+        _typed_flags(
+            ctx,
+            {
+                "episodes": episodes,
+                "reference_episodes": reference_episodes,
+                "value_episodes": value_episodes,
+                "batch_episodes": batch_episodes,
+                "gammas": gammas,
+                "lams": lams,
+                "seed": seed,
+            },
+        ),
     )
     with console.status("measuring") as status:
         report = run_variance(source, settings, shipped, engine, log=status.update)

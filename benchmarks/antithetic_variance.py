@@ -1,7 +1,7 @@
 """Antithetic pairs at a fixed policy: how much of the policy gradient's noise they remove.
 
-Issue 17 adopted ``--antithetic`` for Pusher for what it did to learning (benchmarks/README.md,
-"Pusher"); this measures the mechanism it was built on. At one fixed policy and its value net
+The pusher, reacher3 and arm7 presets use ``--antithetic`` for what it does to learning
+(docs/experiments.md); this measures its mechanism. At one fixed policy and its value net
 (a run directory, checkpoint or shipped policy; default the shipped pusher policy), it draws K
 training batches the way its run drew them (its ``num_envs`` × rollout length, fresh starts
 each) with pairs and K without, and computes each batch's policy gradient as the trainer's step

@@ -14,7 +14,7 @@ For each task, batch size and thread count it prints environment steps per secon
 - ``engine+policy``: the engine plus a forward pass of a small torch MLP (64-64, float32) on
   every step's observations, what a rollout costs before any learning.
 
-Targets (issue 4): engine ≥ 4× gym on reacher (≥ 3.4× on pusher), engine ≥ 80 % of physics.
+Targets: engine ≥ 4× gym on reacher (≥ 3.4× on pusher), engine ≥ 80 % of physics.
 """
 
 from __future__ import annotations

@@ -1,24 +1,29 @@
-"""Training on the MuJoCo Warp engine: wall-clock and env steps to a return (issue 15's targets).
+"""Training on the MuJoCo Warp engine: wall-clock and env steps to a return, against targets.
 
 Run:  .venv/bin/python benchmarks/gpu_train.py            # on a CUDA machine
       .venv/bin/python benchmarks/gpu_train.py --small    # a smoke run on Warp's CPU device
+      .venv/bin/python benchmarks/gpu_train.py --pusher-budget 100 --json train.json
 
 - reacher, ``--preset reacher-gpu`` (4,096 worlds × 25 steps, 102,400 per update): training
   seconds and env steps until the deterministic evaluation first reaches −4.5 and −3.75 (targets:
-  −4.5 within 20 s); the run stops at −3.75 or when its steps are done.
+  −4.5 within 20 s); the run stops at −3.75, after ``--reacher-budget`` seconds of training or
+  when its steps are done.
 - pusher, ``--preset pusher-gpu``: training seconds to −26 and the best return within
   ``--pusher-budget`` seconds of training (target: better than −25 within 600 s).
 
 "Training seconds" is the trainer's own clock: collection and updates, after the kernels are
 loaded (reported apart) and without the evaluations, which run every ``--eval-every`` updates
 over ``--eval-episodes`` episodes on the batched CPU engine (deterministic, the mean action).
-One JSON line per run goes to ``--out`` as well as the printed table.
+One JSON line per run goes to ``--out`` as well as the printed table; ``--json`` also writes
+every run finished so far, with the first crossings of the thresholds, as one JSON document
+(rewritten after each run, so a run stopped by a time limit keeps the one before).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -85,6 +90,26 @@ def reached(trace: Trace, threshold: float) -> str:
     return "not reached" if hit is None else f"{hit[1]:.1f} s, {hit[0] / 1e6:.2f}M steps"
 
 
+def crossing(trace: Trace, threshold: float) -> dict[str, float] | None:
+    """The first evaluation at or above ``threshold``: training seconds and env steps."""
+    hit = first_reach(trace.evals, threshold)
+    return None if hit is None else {"train_s": hit[1], "env_steps": hit[0]}
+
+
+def finite(x: float) -> float | None:
+    """JSON has no infinity: an unlimited budget is written as null."""
+    return None if x == float("inf") else x
+
+
+def write_json(path: str | None, doc: dict[str, Any]) -> None:
+    """Rewrite ``path`` atomically (temp file + rename)."""
+    if path is None:
+        return
+    tmp = Path(path).with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=1))
+    os.replace(tmp, path)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -93,6 +118,8 @@ def main() -> None:
     ap.add_argument("--eval-every", type=int, default=5, help="updates between evaluations")
     ap.add_argument("--eval-episodes", type=int, default=100)
     ap.add_argument("--pusher-budget", type=float, default=600.0, help="training seconds")
+    ap.add_argument("--reacher-budget", type=float, default=float("inf"), help="training seconds")
+    ap.add_argument("--json", default=None, help="also write the runs here as one JSON document")
     ap.add_argument("--small", action="store_true", help="tiny sizes on Warp's CPU device")
     ap.add_argument("--out", default="benchmarks/results/gpu_train.jsonl")
     args = ap.parse_args()
@@ -111,15 +138,28 @@ def main() -> None:
     name = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else "CPU"
     console.print(f"device: {name}; seed {args.seed}")
     rows = []
+    doc: dict[str, Any] = {"device": name, "seed": args.seed, "runs": []}
     with tempfile.TemporaryDirectory(prefix="gpu-train-") as tmp:
         if "reacher" in args.tasks:
-            trace = Trace(stop_at=-3.75)
+            trace = Trace(stop_at=-3.75, budget_s=args.reacher_budget)
             res = run("reacher", "reacher-gpu", args.device, {**common, **small}, trace, tmp)
+            res.update(
+                budget_s=finite(args.reacher_budget),
+                to={t: crossing(trace, t) for t in (-4.5, -3.75)},
+            )
             rows.append((res, [reached(trace, -4.5), reached(trace, -3.75)]))
+            doc["runs"].append(res)
+            write_json(args.json, doc)
         if "pusher" in args.tasks:
             trace = Trace(budget_s=args.pusher_budget)
             res = run("pusher", "pusher-gpu", args.device, {**common, **small}, trace, tmp)
+            res.update(
+                budget_s=finite(args.pusher_budget),
+                to={t: crossing(trace, t) for t in (-26.0, -25.0)},
+            )
             rows.append((res, [reached(trace, -26.0), ""]))
+            doc["runs"].append(res)
+            write_json(args.json, doc)
     table = Table(title="training on the warp engine (training seconds exclude kernel loading)")
     for col in ("task", "kernels + setup s", "to −4.5 / −26", "to −3.75", "best return",
                 "training s", "env steps", "env steps/s"):  # fmt: skip

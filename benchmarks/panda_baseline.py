@@ -32,7 +32,7 @@ import robopg.envs  # noqa: F401  (registers robopg/PandaReach-v0)
 from robopg.envs.franka_control import osc_action
 from robopg.envs.panda import SUCCESS_RADIUS
 
-#: the gains of the bar: the best of the sweep in benchmarks/README.md ("panda-reach"), kp over
+#: the gains of the bar: the best of the sweep in docs/experiments.md ("panda-reach"), kp over
 #: {50 … 1200}, kq over {5, 25, 100} (stiffer gains score worse at the 50 Hz control rate)
 KP, KQ = 700.0, 25.0
 

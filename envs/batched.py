@@ -26,6 +26,7 @@ import numpy as np
 from mujoco.batch import Batch, SimulationError
 
 from robopg.envs.actions import ActionLaw
+from robopg.envs.franka import JointLimits, LimitMonitor
 from robopg.envs.vector import StepResult, check_actions, pair_seeds
 from robopg.errors import EnvError
 
@@ -128,6 +129,11 @@ class ArmTask:
     #: the action interface's law (``robopg.envs.actions``); None: the action is ``ctrl``
     #: itself (torque). ``TaskSpec.make_arm(action)`` sets it with the model it runs on.
     law: ActionLaw | None = None
+    #: the real arm's limits (``robopg.envs.franka``): the engine then counts violations
+    limits: JointLimits | None = None
+    #: where the observation holds the arm's cos θ, sin θ and θ̇ (start indices, one entry per
+    #: joint of ``limits`` each): what a deployment safety layer reads (``robopg.deploy.safety``)
+    obs_joints: tuple[int, int, int] | None = None
 
     def __init__(self, model: mujoco.MjModel) -> None:
         self.model = model
@@ -246,6 +252,24 @@ class BatchedArmEnv:
             self.action_low, self.action_high = self.law.action_low, self.law.action_high
         self.max_episode_steps = task.max_episode_steps
         self.dt = float(self.model.opt.timestep * task.frame_skip)
+        #: per-episode limit statistics (tasks with ``limits``), and the abort setting
+        # under an action law the monitor is given the joint torque itself (gear 1, bounded by
+        # the actuators' force range) and the peak rate inside each step (``_physics``)
+        torque_low, torque_high = self.action_low, self.action_high
+        if self.law is not None:
+            torque_low, torque_high = self.model.actuator_forcerange.T.copy()
+        self.limits = (
+            None
+            if task.limits is None
+            else LimitMonitor(
+                task.limits,
+                num_envs,
+                self.dt,
+                self.model.actuator_gear[:, 0],
+                torque_low,
+                torque_high,
+            )
+        )
         skip_impossible_collisions(self.model)
         self._batch = Batch(self.model, num_envs, self.num_threads)
         if self._batch.nstate != mujoco.mj_stateSize(self.model, STATE_SPEC):
@@ -263,6 +287,8 @@ class BatchedArmEnv:
             self._act = self._batch.bind("act")
             self._xanchor = self._batch.bind("xanchor")
             self._xaxis = self._batch.bind("xaxis")
+            self._torque = self._batch.bind("qfrc_actuator")
+            self._last_torque = np.zeros((num_envs, self.model.nu))  # at the last substep
         self._elapsed = np.zeros(num_envs, dtype=np.int64)
         self._rngs: list[np.random.Generator] = []
         self._obs: np.ndarray | None = None
@@ -290,10 +316,17 @@ class BatchedArmEnv:
             self._ctrl[:] = acts
         else:
             self._ctrl[:] = self.law.command(acts, self._ctrl, self._qpos, *self._frames)
-        self._run(self._batch.step, None, nstep=self.arm.frame_skip)
+        inner_rate = self._physics()
         obs = self.arm.observe(self._qpos, self._qvel, self._xpos)
         reward = self.arm.reward(self._xpos, acts)
         terminated = self.arm.terminated(self._xpos)
+        if self.limits is not None:
+            torque = acts if self.law is None else self._last_torque
+            violated = self.limits.step(self._qpos, self._qvel, torque, inner_rate)
+            if self.limits.abort:
+                steps_left = self.max_episode_steps - 1 - self._elapsed
+                reward = self.limits.abort_reward(violated, reward, steps_left)
+                terminated = terminated | violated
         self._elapsed += 1
         truncated = self._elapsed >= self.max_episode_steps
         final_obs = obs.copy()
@@ -325,6 +358,7 @@ class BatchedArmEnv:
         frames = {}
         if self.law is not None:
             frames = {key: f.copy() for key, f in zip(FRAMES, self._frames, strict=True)}
+            frames["law_torque"] = self._last_torque.copy()
         return {
             **frames,
             "version": SNAPSHOT_VERSION,
@@ -335,6 +369,7 @@ class BatchedArmEnv:
             "elapsed": self._elapsed.copy(),
             "obs": self._obs.copy(),
             "rng": [rng.bit_generator.state for rng in self._rngs],
+            **({} if self.limits is None else self.limits.state_dict()),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -358,12 +393,15 @@ class BatchedArmEnv:
         if self.law is not None:
             xpos, xanchor, xaxis = (np.array(state[k], dtype=np.float64) for k in FRAMES)
             self._frames = (xpos, xanchor, xaxis)
+            self._last_torque[:] = np.asarray(state["law_torque"], dtype=np.float64)
         rngs = []
         for rng_state in state["rng"]:
             rng = np.random.Generator(np.random.PCG64())
             rng.bit_generator.state = rng_state
             rngs.append(rng)
         self._rngs = rngs
+        if self.limits is not None:
+            self.limits.load_state_dict(state)
 
     def close(self) -> None:
         """Nothing to release beyond memory; present for the VectorEnv contract."""
@@ -379,6 +417,21 @@ class BatchedArmEnv:
         return data
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _physics(self) -> np.ndarray | None:
+        """``frame_skip`` physics steps of every env. Under an action law whose limits are
+        tracked, one substep at a time (the same physics, bit for bit): the joint torque then
+        changes inside a control step, and the (N, nu) peak |dτ/dt| over the substeps (from the
+        last substep of the step before) is returned for the limit monitor; else None."""
+        if self.law is None or self.limits is None:
+            self._run(self._batch.step, None, nstep=self.arm.frame_skip)
+            return None
+        rate = np.zeros_like(self._last_torque)
+        for _ in range(self.arm.frame_skip):
+            self._run(self._batch.step, None, nstep=1)
+            np.maximum(rate, np.abs(self._torque[:, : self.model.nu] - self._last_torque), out=rate)
+            self._last_torque[:] = self._torque[:, : self.model.nu]
+        return rate / self.model.opt.timestep
 
     def _keep_frames(self) -> None:
         """Copy the frames the action law's next command reads (body positions, joint anchors
@@ -399,6 +452,10 @@ class BatchedArmEnv:
             self._ctrl[ids] = self._act[ids] = self.law.reset_ctrl(self._qpos[ids])
         self._elapsed[ids] = 0
         self._run(self._batch.forward, ids)
+        if self.limits is not None:
+            self.limits.reset(ids, self._qvel[ids])
+        if self.law is not None:  # the torque the reset state commands (about −D·θ̇)
+            self._last_torque[ids] = self._torque[ids, : self.model.nu]
 
     def _run(self, call: Any, ids: np.ndarray | None, **kwargs: Any) -> None:
         """Run a batch call, turning a MuJoCo error into one actionable EnvError."""

@@ -14,6 +14,7 @@ import mujoco
 import numpy as np
 
 from robopg.envs.batched import ArmTask, ReachTask, ctrl_cost, row_norm
+from robopg.envs.franka import PANDA_LIMITS
 
 ASSETS = Path(__file__).parent / "assets"
 
@@ -28,9 +29,9 @@ TARGET_HIGH = np.array([0.6, 0.3, 0.6])
 #: success: the flange within this distance (m) of the target at the episode's last step
 SUCCESS_RADIUS = 0.02
 
-#: Franka's joint velocity limits (rad/s), Franka Control Interface documentation ("Robot and
-#: interface specifications"); the model does not enforce them, ``robopg eval`` reports them.
-VELOCITY_LIMITS = np.array([2.175, 2.175, 2.175, 2.175, 2.61, 2.61, 2.61])
+#: Franka's joint velocity limits (rad/s, ``robopg.envs.franka``); the model does not enforce
+#: them: the engine counts every step over them (``ArmTask.limits``), ``robopg eval`` reports it.
+VELOCITY_LIMITS = PANDA_LIMITS.velocity
 
 
 def arm_start(
@@ -53,11 +54,15 @@ class PandaReachTask(ReachTask):
     - reset: θ = clip(home + U(−0.1, 0.1)⁷, joint range), θ̇ ~ U(−0.005, 0.005)⁷; target
       uniform in the box ``TARGET_LOW``..``TARGET_HIGH`` (m), drawn from the env's generator.
     - episode: 150 steps of frame skip 4 at 5 ms (dt 0.02 s, 3 s of simulated time); never
-      terminates.
+      terminates (unless ``--limits abort``).
     - success: ‖flange − target‖ < 2 cm at the last step (``success``).
+    - limits: Franka's (``PANDA_LIMITS``); the batched engine counts the steps the real robot
+      would abort on and, with ``--limits abort``, ends the episode there.
     """
 
     name = "panda-reach"
+    limits = PANDA_LIMITS
+    obs_joints = (0, 7, 14)
     xml_path = ASSETS / "panda.xml"
     frame_skip = 4
     max_episode_steps = 150
@@ -154,11 +159,15 @@ class PandaPushTask(ArmTask):
     - reset: θ = clip(home + U(−0.1, 0.1)⁷, joint range), θ̇ ~ U(−0.005, 0.005)⁷; puck uniform in
       ``PUCK_LOW``..``PUCK_HIGH``, goal uniform in ``GOAL_LOW``..``GOAL_HIGH`` and at least
       ``MIN_PUSH`` away (rejection sampling), both at rest.
-    - episode: 200 steps of frame skip 4 at 5 ms (4 s); never terminates.
+    - episode: 200 steps of frame skip 4 at 5 ms (4 s); never terminates (unless
+      ``--limits abort``).
     - success: ‖puck − goal‖ < 5 cm at the last step (``success``).
+    - limits: Franka's, as panda-reach.
     """
 
     name = "panda-push"
+    limits = PANDA_LIMITS
+    obs_joints = (0, 7, 14)
     xml_path = ASSETS / "panda_push.xml"
     frame_skip = 4
     max_episode_steps = 200

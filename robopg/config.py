@@ -1,6 +1,7 @@
 """TrainConfig: the single source of training defaults, their documentation and ``config.json``.
 
-The CLI generates its ``train`` options from these fields (help text from ``metadata['help']``),
+The CLI generates its ``train`` options from these fields (help text from ``metadata['help']``,
+the help panel that groups it from ``metadata['panel']``),
 presets and ``--config`` TOML files map onto them, and the resolved config is saved with every
 run. Precedence: defaults ← preset ← config file ← command-line flags.
 """
@@ -18,8 +19,6 @@ from typing import Any
 
 from robopg.algo import activations
 from robopg.algo.net_config import STD_KINDS, NetConfig
-from robopg.envs.actions import ACTIONS
-from robopg.envs.tasks import TASKS
 from robopg.errors import ConfigError
 
 #: why ``--antithetic`` and ``--engine warp`` do not combine (validation and make_collector say it)
@@ -32,7 +31,20 @@ ANTITHETIC_WARP = (
 BASELINES = ("value", "mean", "none")
 DEVICES = ("auto", "cpu", "cuda")
 LR_SCHEDULES = ("constant", "linear")
+LIMITS = ("report", "abort")
+#: the action interfaces (``robopg.envs.actions.ACTIONS``, a test holds them equal; the task
+#: table, which says which task offers which, is checked when the engine is built)
+ACTIONS = ("torque", "joint", "cartesian")
 ACTIVATIONS = activations.NAMES  # the one table's names (robopg.algo.activations, no torch)
+
+
+def _own_task_names() -> list[str]:
+    """robopg's own tasks, one per module of ``envs/arms`` (module ``panda_reach`` is task
+    ``panda-reach``; a test holds every module to it), read from the files: importing the task
+    table would import MuJoCo, which the CLI must not do before it knows whether the command
+    draws (``MUJOCO_GL`` is read at MuJoCo's import)."""
+    arms = Path(__file__).resolve().parent / "envs" / "arms"
+    return sorted(p.stem.replace("_", "-") for p in arms.glob("[!_]*.py"))
 
 
 def _layer_sizes(text: str, name: str) -> tuple[int, ...]:
@@ -47,88 +59,134 @@ def _layer_sizes(text: str, name: str) -> tuple[int, ...]:
     return sizes
 
 
-def _f(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
+# The help panels that group ``robopg train --help``, in the order they are shown; every field
+# names its panel, so the grouping lives next to the field it describes.
+TASK = "Task and budget"
+ALGO = "Algorithm"
+NETS = "Networks"
+EXPLORE = "Exploration"
+ENGINE = "Engine and device"
+EVAL = "Evaluation and logging"
+RUNDIR = "Run directory"
+PANELS = (TASK, ALGO, NETS, EXPLORE, ENGINE, EVAL, RUNDIR)
+
+
+def _f(default: Any, help: str, panel: str) -> Any:
+    return field(default=default, metadata={"help": help, "panel": panel})
 
 
 @dataclass
 class TrainConfig:
     """Every knob of a training run. Field docs double as CLI help."""
 
-    env: str = _f("reacher", f"Task: {', '.join(TASKS)}, or a gymnasium id.")
-    steps: int = _f(1_000_000, "Total environment steps to train for.")
-    seed: int = _f(0, "Seed for envs, torch and numpy (all derived from it).")
+    env: str = _f("reacher", f"Task: {', '.join(_own_task_names())}, or a gymnasium id.", TASK)
+    steps: int = _f(1_000_000, "Total environment steps to train for.", TASK)
+    seed: int = _f(0, "Seed for envs, torch and numpy (all derived from it).", TASK)
     # 32 (not 16) by measurement: the same learning at 1M steps, ~1.2× the env steps/s
-    # (half as many policy forwards per batch); benchmarks/README.md "Throughput".
-    num_envs: int = _f(32, "Parallel environments per process.")
+    # (half as many policy forwards per batch); docs/experiments.md, "The batch shape".
+    num_envs: int = _f(32, "Parallel environments per process.", ENGINE)
     antithetic: bool = _f(
         False,
         "Pair envs 2k and 2k+1: the same episode starts, opposite exploration noise "
         "(a variance reduction; needs an even --num-envs).",
+        ALGO,
     )
-    steps_per_batch: int = _f(800, "Transitions per policy update (a multiple of num_envs).")
-    gamma: float = _f(0.99, "Discount factor γ in [0, 1].")
-    lam: float = _f(0.95, "GAE λ in [0, 1]; 1 gives plain reward-to-go minus baseline.")
+    steps_per_batch: int = _f(800, "Transitions per policy update (a multiple of num_envs).", ALGO)
+    gamma: float = _f(0.99, "Discount factor γ in [0, 1].", ALGO)
+    lam: float = _f(0.95, "GAE λ in [0, 1]; 1 gives plain reward-to-go minus baseline.", ALGO)
     value_lam: float = _f(
-        -1.0, "λ of the value net's targets GAE(λ)+V, in [0, 1] (-1: the same as --lam)."
+        -1.0, "λ of the value net's targets GAE(λ)+V, in [0, 1] (-1: the same as --lam).", ALGO
     )
-    lr: float = _f(3e-3, "Policy learning rate (Adam).")
-    lr_schedule: str = _f("linear", "Policy learning-rate schedule: constant or linear (to 0).")
-    baseline: str = _f("value", "Baseline subtracted from returns: value, mean or none.")
-    value_lr: float = _f(1e-3, "Value-network learning rate (Adam).")
-    value_epochs: int = _f(5, "Passes over the batch fitting the value net per update.")
-    value_minibatches: int = _f(8, "Minibatches per value epoch.")
-    max_grad_norm: float = _f(0.5, "Clip the policy gradient to this global norm (0: off).")
+    lr: float = _f(3e-3, "Policy learning rate (Adam).", ALGO)
+    lr_schedule: str = _f(
+        "linear", "Policy learning-rate schedule: constant or linear (to 0).", ALGO
+    )
+    baseline: str = _f("value", "Baseline subtracted from returns: value, mean or none.", ALGO)
+    value_lr: float = _f(1e-3, "Value-network learning rate (Adam).", ALGO)
+    value_epochs: int = _f(5, "Passes over the batch fitting the value net per update.", ALGO)
+    value_minibatches: int = _f(8, "Minibatches per value epoch.", ALGO)
+    max_grad_norm: float = _f(0.5, "Clip the policy gradient to this global norm (0: off).", ALGO)
     ent_coef: float = _f(
-        0.0, "Entropy bonus: the policy step ascends J + c·H(π) (0: plain REINFORCE)."
+        0.0, "Entropy bonus: the policy step ascends J + c·H(π) (0: plain REINFORCE).", EXPLORE
     )
-    normalize_adv: bool = _f(True, "Standardise advantages per batch.")
-    normalize_obs: bool = _f(True, "Normalise observations with running statistics.")
-    hidden: str = _f("64,64", "Hidden layer sizes of policy and value nets, comma-separated.")
-    value_hidden: str = _f("", "Hidden layer sizes of the value net alone (empty: --hidden).")
+    normalize_adv: bool = _f(True, "Standardise advantages per batch.", ALGO)
+    normalize_obs: bool = _f(True, "Normalise observations with running statistics.", NETS)
+    hidden: str = _f("64,64", "Hidden layer sizes of policy and value nets, comma-separated.", NETS)
+    value_hidden: str = _f("", "Hidden layer sizes of the value net alone (empty: --hidden).", NETS)
     value_activation: str = _f(
-        "", "Hidden activation of the value net alone (empty: --activation)."
+        "", "Hidden activation of the value net alone (empty: --activation).", NETS
     )
-    activation: str = _f("tanh", "Hidden activation: tanh, relu or elu.")
-    log_std_init: float = _f(-0.5, "Initial log standard deviation of the policy.")
+    activation: str = _f("tanh", "Hidden activation: tanh, relu or elu.", NETS)
+    log_std_init: float = _f(-0.5, "Initial log standard deviation of the policy.", EXPLORE)
     std: str = _f(
-        "param", "Policy σ: param (one free log σ per joint) or state (a bounded head of s)."
+        "param",
+        "Policy σ: param (one free log σ per joint) or state (a bounded head of s).",
+        EXPLORE,
     )
-    log_std_min: float = _f(-5.0, "Lower bound of a state-dependent log σ (--std state).")
-    log_std_max: float = _f(1.0, "Upper bound of a state-dependent log σ (--std state).")
-    std_floor: float = _f(0.0, "Floor of the free σ (--std param): σ ≥ this (0: no floor).")
+    log_std_min: float = _f(-5.0, "Lower bound of a state-dependent log σ (--std state).", EXPLORE)
+    log_std_max: float = _f(1.0, "Upper bound of a state-dependent log σ (--std state).", EXPLORE)
+    std_floor: float = _f(
+        0.0, "Floor of the free σ (--std param): σ ≥ this (0: no floor).", EXPLORE
+    )
     std_final: float = _f(
         0.0,
         "Anneal the free σ (--std param): a ceiling falling log-linearly from exp(log-std-init) "
         "to this at the end (0: off).",
+        EXPLORE,
     )
-    obs_clip: float = _f(10.0, "Clip normalised observations to ±this before the networks.")
+    obs_clip: float = _f(10.0, "Clip normalised observations to ±this before the networks.", NETS)
     reward_scale: float = _f(
-        1.0, "Multiply rewards by this in the update only (value targets; reports stay raw)."
+        1.0, "Multiply rewards by this in the update only (value targets; reports stay raw).", ALGO
     )
-    lr_warmup: int = _f(0, "Ramp the policy learning rate up linearly over the first K updates.")
-    device: str = _f("auto", "auto (CUDA if available), cpu or cuda.")
+    lr_warmup: int = _f(
+        0, "Ramp the policy learning rate up linearly over the first K updates.", ALGO
+    )
+    device: str = _f("auto", "auto (CUDA if available), cpu or cuda.", ENGINE)
     engine: str = _f(
         "auto",
         "Env backend: auto (batched where available), batch, gym, or warp (MuJoCo Warp on "
         "--device; needs the extra robopg[gpu]).",
+        ENGINE,
     )
-    num_threads: int = _f(0, "Threads for the batched engine (0: all cores).")
+    limits: str = _f(
+        "report",
+        "Franka's limits on the Panda tasks: report (count violations; eval prints them) or "
+        "abort (a step the real robot would abort on ends the episode, with --limit-penalty).",
+        TASK,
+    )
+    limit_penalty: float = _f(
+        2.0,
+        "With --limits abort: reward charged for the violating step and for each step the "
+        "episode loses (above the worst per-step cost, so ending early never pays).",
+        TASK,
+    )
     action: str = _f(
         "torque",
         "Action interface: torque (joint torques), joint (steps of a joint-position target "
         "under a joint impedance law) or cartesian (flange steps, IK to that target); the Panda "
         "tasks offer all three.",
+        TASK,
     )
-    eval_every: int = _f(0, "Evaluate deterministically every K updates (0: only at the end).")
-    eval_episodes: int = _f(10, "Episodes per periodic evaluation.")
+    num_threads: int = _f(0, "Threads for the batched engine (0: all cores).", ENGINE)
+    eval_every: int = _f(
+        0, "Evaluate deterministically every K updates (0: only at the end).", EVAL
+    )
+    eval_episodes: int = _f(10, "Episodes per periodic evaluation.", EVAL)
     final_eval_episodes: int = _f(
-        500, "Episodes of the final deterministic evaluation (its standard error is reported)."
+        500,
+        "Episodes of the final deterministic evaluation (its standard error is reported).",
+        EVAL,
     )
-    tensorboard: bool = _f(False, "Also write TensorBoard event files (needs robopg[tb]).")
-    checkpoint_every: int = _f(50, "Write a checkpoint every K updates (the last one is kept).")
-    video_every: int = _f(0, "Record a short eval video in <run>/videos every K updates (0: off).")
-    out: str = _f("runs", "Folder in which the run directory runs/<env>-<time>/ is created.")
+    tensorboard: bool = _f(False, "Also write TensorBoard event files (needs robopg[tb]).", EVAL)
+    checkpoint_every: int = _f(
+        50, "Write a checkpoint every K updates (the last one is kept).", RUNDIR
+    )
+    video_every: int = _f(
+        0, "Record a short eval video in <run>/videos every K updates (0: off).", EVAL
+    )
+    out: str = _f(
+        "runs", "Folder in which the run directory runs/<env>-<time>/ is created.", RUNDIR
+    )
 
     def net_config(self, obs_dim: int, act_dim: int) -> NetConfig:
         """The policy architecture these settings describe, for a task of the given sizes."""
@@ -188,6 +246,7 @@ class TrainConfig:
             "obs_clip",
             "reward_scale",
             "std_floor",
+            "limit_penalty",
         ):
             value = getattr(self, name)
             need(math.isfinite(value), f"{name} must be a finite number, got {value}.")
@@ -273,15 +332,13 @@ class TrainConfig:
             f"({self.log_std_min}) and --log-std-max ({self.log_std_max}) with --std state.",
         )
         need(
+            self.limits in LIMITS,
+            f"--limits must be one of {', '.join(LIMITS)}, got '{self.limits}'.",
+        )
+        need(self.limit_penalty >= 0, f"--limit-penalty must be ≥ 0, got {self.limit_penalty}.")
+        need(
             self.action in ACTIONS,
             f"--action must be one of {', '.join(ACTIONS)}, got '{self.action}'.",
-        )
-        spec = TASKS.get(self.env.lower())
-        offered = spec.actions if spec is not None else ("torque",)
-        need(
-            self.action in offered,
-            f"Task '{self.env}' offers the action interfaces {', '.join(offered)}, not "
-            f"'{self.action}'; pass --action torque.",
         )
         need(
             self.action == "torque" or self.engine != "gym",

@@ -9,10 +9,13 @@ import numpy as np
 import pytest
 import torch
 
+from robopg import config
 from robopg.config import TrainConfig
 from robopg.deploy.controller import Controller
 from robopg.deploy.mujoco_control import reset_data, task_model
+from robopg.deploy.safety import FiniteGuard
 from robopg.envs import make_vector_env
+from robopg.envs.actions import ACTIONS
 from robopg.envs.batched import BatchedArmEnv
 from robopg.envs.franka_control import (
     CARTESIAN_STEP,
@@ -120,6 +123,21 @@ def _substep_peaks(action: str, task: str, seed: int, steps: int) -> tuple[float
 
 
 @pytest.mark.parametrize("action", ["joint", "cartesian"])
+def test_the_engines_limit_monitor_sees_the_substeps_torque_rate(action):
+    env = make_vector_env("panda-reach", 1, action=action)
+    assert env.limits is not None
+    env.reset(0)
+    rng = np.random.default_rng(100)  # _substep_peaks' actions for seed 0
+    for _ in range(env.max_episode_steps - 1):
+        env.step(rng.choice([-1.0, 1.0], (1, env.act_dim)))
+    rate, speed = _substep_peaks(action, "panda-reach", seed=0, steps=env.max_episode_steps - 1)
+    peaks = env.limits.peaks[0]  # (PEAKS, joints): velocity, …, torque rate
+    assert peaks[4].max() * TORQUE_RATE_LIMIT == pytest.approx(rate, rel=1e-9)
+    assert peaks[0].max() <= speed  # control steps see a subset of the substeps' speeds
+    assert env.limits.counts[0].sum() == 0
+
+
+@pytest.mark.parametrize("action", ["joint", "cartesian"])
 def test_torque_rate_and_speed_stay_in_frankas_limits_under_random_full_scale_actions(action):
     rate, speed = _substep_peaks(action, "panda-reach", seed=0, steps=300)
     assert rate < TORQUE_RATE_LIMIT, rate
@@ -162,7 +180,7 @@ def test_rows_do_not_depend_on_the_batch_and_a_snapshot_resumes_bitwise(action):
 def _controller(action: str) -> Controller:
     """The shipped panda-reach policy's network, read as a policy of ``action`` (the first 3
     outputs for cartesian): a policy-like, state-dependent action stream for any interface."""
-    ctrl = Controller.load("panda-reach")
+    ctrl = Controller.load("panda-reach", safety=False)
     if action == "cartesian":
         weights, biases = list(ctrl.weights), list(ctrl.biases)
         weights[-1], biases[-1] = weights[-1][:3], biases[-1][:3]
@@ -179,7 +197,7 @@ def _controller(action: str) -> Controller:
 def test_attach_retraces_the_engine_bit_for_bit(action, task, steps):
     ctrl = dataclasses.replace(_controller(action), task=task)
     if task == "panda-push":  # a 35-input network: the shipped panda-push policy
-        ctrl = dataclasses.replace(Controller.load("panda-push"), action=action)
+        ctrl = dataclasses.replace(Controller.load("panda-push", safety=False), action=action)
     env = make_vector_env(task, 1, action=action)  # steps < the episode: no auto-reset
     obs = env.reset(3)
     expected = [env.get_data(0).qpos.copy()]
@@ -205,8 +223,9 @@ def test_attach_refuses_the_torque_model_for_a_joint_policy():
 
 
 def test_an_interface_a_task_lacks_or_gym_is_one_sentence():
-    with pytest.raises(ConfigError, match="offers the action interfaces torque, not 'joint'"):
-        TrainConfig(env="reacher", action="joint").validate()
+    assert ACTIONS == config.ACTIONS  # the CLI's list, kept apart so it imports no MuJoCo
+    with pytest.raises(EnvError, match="offers the action interfaces torque, not 'joint'"):
+        make_vector_env("reacher", 1, action="joint")
     with pytest.raises(ConfigError, match="--action must be one of torque, joint, cartesian"):
         TrainConfig(env="panda-reach", action="position").validate()
     with pytest.raises(ConfigError, match="drop --engine gym"):
@@ -233,6 +252,7 @@ def test_the_checkpoint_records_the_interface_and_eval_uses_it(tmp_path: Path):
     assert run is not None
     ctrl = Controller.load(run)
     assert (ctrl.action, ctrl.act_dim) == ("cartesian", 3)
+    assert isinstance(ctrl.safety, FiniteGuard)  # the impedance law clamps the torque
     _, _, result = evaluate_saved_policy(run, episodes=2, seed=0)
     assert result.lengths == [150, 150]
     assert result.peak_action is not None and result.peak_action.shape == (2, 3)

@@ -72,8 +72,8 @@ def test_torchrun_two_processes_write_one_run_directory(tmp_path: Path) -> None:
 
 
 def test_torchrun_two_ranks_train_with_the_warp_engine(tmp_path: Path) -> None:
-    """Issue 15 point 7 as far as a CPU allows: two gloo ranks, each stepping its own Warp
-    worlds on Warp's CPU device, write one run whose policy the CPU engine evaluates."""
+    """Multi-process warp training as far as a CPU allows: two gloo ranks, each stepping its
+    own Warp worlds on Warp's CPU device, write one run whose policy the CPU engine evaluates."""
     proc = torchrun(
         ["-m", "robopg", "train", "reacher", "--steps", "1600", "--num-envs", "4",
          "--steps-per-batch", "200", "--eval-episodes", "2", "--final-eval-episodes", "20",

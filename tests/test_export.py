@@ -1,4 +1,4 @@
-"""Exported ONNX and TorchScript models compute the Controller's actions (to 1e-5)."""
+"""Exported ONNX, torch.export and TorchScript models compute the Controller's actions (1e-5)."""
 
 from pathlib import Path
 
@@ -32,9 +32,9 @@ def _saturating_copy(run: Path, out: Path) -> Path:
 
 
 @pytest.mark.parametrize("source", ["saturating", "pusher"])
-def test_onnx_and_torchscript_match_the_controller(
-    tiny_run: Path, tmp_path: Path, source: str
-) -> None:
+# torch.jit.load warns that TorchScript is deprecated: the legacy format is what this checks.
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
+def test_every_format_matches_the_controller(tiny_run: Path, tmp_path: Path, source: str) -> None:
     if source == "saturating":
         src = str(_saturating_copy(tiny_run, tmp_path / "big.safetensors"))
     else:
@@ -46,10 +46,11 @@ def test_onnx_and_torchscript_match_the_controller(
     if source == "saturating":  # the clipping really is part of the exported graph
         assert np.mean(np.abs(expected) == 1.0) > 0.2
 
-    onnx_path, ts_path = tmp_path / "p.onnx", tmp_path / "p.pt"
-    for fmt, path in (("onnx", onnx_path), ("torchscript", ts_path)):
+    onnx_path, pt2_path, ts_path = tmp_path / "p.onnx", tmp_path / "p.pt2", tmp_path / "p.pt"
+    for fmt, path in (("onnx", onnx_path), ("torch.export", pt2_path), ("torchscript", ts_path)):
         result = CliRunner().invoke(app, ["export", src, "--format", fmt, "--out", str(path)])
         assert result.exit_code == 0, result.output
+        assert f"({fmt}: obs float32" in " ".join(result.output.split())
 
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     got_onnx = session.run(["action"], {"obs": obs})[0]
@@ -61,6 +62,14 @@ def test_onnx_and_torchscript_match_the_controller(
     with torch.no_grad():
         got_ts = module(torch.as_tensor(obs, dtype=torch.float32)).numpy()
     np.testing.assert_allclose(got_ts, expected, atol=1e-5)
+
+    program = torch.export.load(str(pt2_path))
+    with torch.no_grad():
+        got_pt2 = program.module()(torch.as_tensor(obs, dtype=torch.float32)).numpy()
+    np.testing.assert_allclose(got_pt2, expected, atol=1e-5)
+    with torch.no_grad():  # its batch axis is dynamic too
+        got_one = program.module()(torch.as_tensor(obs[:1], dtype=torch.float32)).numpy()
+    np.testing.assert_allclose(got_one, expected[:1], atol=1e-5)
     # a different batch size works too (the batch axis is dynamic)
     one = session.run(["action"], {"obs": obs[:1]})[0]
     np.testing.assert_allclose(one, expected[:1], atol=1e-5)
@@ -69,4 +78,43 @@ def test_onnx_and_torchscript_match_the_controller(
 def test_unknown_format_is_a_clear_error() -> None:
     result = CliRunner().invoke(app, ["export", "reacher", "--format", "tflite"])
     assert result.exit_code == 2
-    assert "--format must be one of onnx, torchscript" in result.output
+    assert "--format must be one of onnx, torch.export, torchscript" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--format", "onnx", "--out", "model.txt"],
+            "--out model.txt does not end in .onnx, the extension of --format onnx; "
+            "name it model.onnx.",
+        ),
+        (
+            ["--format", "torch.export", "--out", "model.onnx"],
+            "--out model.onnx does not end in .pt2, the extension of --format torch.export; "
+            "name it model.pt2.",
+        ),
+        (
+            ["--out", "model.txt"],
+            "--out model.txt has no model extension robopg knows; end it in one of "
+            ".onnx (onnx), .pt2 (torch.export), .pt (torchscript).",
+        ),
+    ],
+)
+def test_a_mismatched_extension_is_refused_before_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["export", "reacher", *args], env={"COLUMNS": "300"})
+    assert result.exit_code == 2
+    assert " ".join(result.output.split()) == f"error: {message}"
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_the_format_follows_the_extension(tmp_path: Path) -> None:
+    """--out p.pt2 alone writes torch.export; the file loads as an ExportedProgram."""
+    out = tmp_path / "p.pt2"
+    result = CliRunner().invoke(app, ["export", "reacher", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "(torch.export: obs float32" in " ".join(result.output.split())
+    assert isinstance(torch.export.load(str(out)), torch.export.ExportedProgram)

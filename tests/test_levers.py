@@ -1,4 +1,4 @@
-"""Issue 17's levers: a σ floor, the observation clip, reward scaling, a learning-rate
+"""The training levers: a σ floor, the observation clip, reward scaling, a learning-rate
 warm-up, and the value net's own activation and target λ. Each is off (bitwise today's
 numbers) by default; set, it does exactly what it says, and what a deployed policy needs of
 it travels in the checkpoint header."""

@@ -53,7 +53,7 @@ def _callback_trajectory(
 def test_mj_step_with_callback_matches_env(
     tiny_run: Path, source: str, task: str, gym_id: str, frame_skip: int, steps: int
 ) -> None:
-    ctrl = Controller.load(tiny_run if source == "tiny" else source)
+    ctrl = Controller.load(tiny_run if source == "tiny" else source, safety=False)
     expected = _env_trajectory(ctrl, gym_id, seed=3, steps=steps)
     got = _callback_trajectory(ctrl, task, seed=3, steps=steps, frame_skip=frame_skip)
     np.testing.assert_array_equal(np.array(got), np.array(expected))

@@ -19,9 +19,9 @@ from typer.testing import CliRunner
 from robopg.cli import app
 from robopg.config import resolve_config
 from robopg.errors import CheckpointError, RunDirError
+from robopg.runs import checkpoint as checkpoint_module
 from robopg.runs.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from robopg.runs.run_dir import RunDir
-from robopg.runs.run_dir import checkpoint as checkpoint_module
 from robopg.train.trainer import Trainer, resume_config
 
 from .conftest import tiny_config

@@ -111,8 +111,8 @@ def test_state_run_loads_into_controller_and_export(tiny_state_run: Path, tmp_pa
 
 @pytest.mark.parametrize("task", ["reacher", "pusher", "reacher3", "arm7"])
 def test_shipped_policies_predate_state_std_and_act_as_before(task: str) -> None:
-    """reacher was shipped before ``--std`` existed: its header has no ``std`` (the
-    backward-compatible path); pusher, reacher3 and arm7 (retrained 2026-12-05) say ``param``.
+    """reacher's shipped header has no ``std`` field (the backward-compatible path for
+    files written without it); pusher, reacher3 and arm7 say ``param``.
     All are format 1, load as ``param``, and the numpy controller gives the torch policy's
     actions."""
     path = Path(__file__).resolve().parents[1] / "policies" / f"{task}.safetensors"

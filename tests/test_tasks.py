@@ -40,3 +40,13 @@ def test_a_gymnasium_only_task_has_only_the_gym_engine() -> None:
         spec.arm_task()
     with pytest.raises(ValueError, match="needs an ArmTask"):
         TaskSpec("x", "X-v0", "no arm", registers_gym=True)
+
+
+def test_each_task_module_is_named_after_its_task_and_the_help_lists_them() -> None:
+    """The CLI's help lists the tasks from envs/arms' file names (no MuJoCo import)."""
+    from robopg.config import TrainConfig, _own_task_names
+
+    own = [name for name, spec in TASKS.items() if spec.arm is not None]
+    assert _own_task_names() == sorted(own)
+    help_text = TrainConfig.__dataclass_fields__["env"].metadata["help"]
+    assert all(name in help_text for name in own)

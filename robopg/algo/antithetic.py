@@ -8,7 +8,7 @@ env 2k acts with μ(s) + σε. Every trajectory is still drawn from the policy, 
 estimate stays unbiased, but what the pair shares cancels between its two terms: while the two
 trajectories stay close, their contribution is a central finite difference of the return along
 ε. At a trained policy it halves the variance of a batch's policy gradient, and on Pusher,
-reacher3 and arm7 it learned better on every seed measured (benchmarks/README.md, "Pusher").
+reacher3 and arm7 it learned better on every seed measured (docs/experiments.md).
 
 Pairs share starts only while their episodes end together (time limits, as in every robopg
 arm); a termination that ends one early desynchronises its pair's later starts, which costs the

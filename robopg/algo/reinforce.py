@@ -86,7 +86,7 @@ def compute_advantages(
     reward-to-go (unused). Bootstraps use V(final obs) at time-limit truncations and batch ends.
     ``s.value_lam`` gives the targets their own λ: the policy's advantages trade bias for
     variance with ``s.lam``, while the value net may fit smoother targets (measured on Pusher
-    in benchmarks/README.md, "Pusher": a small gain on most seeds, none on average).
+    in docs/experiments.md: a small gain on most seeds, none on average).
 
     Rewards are multiplied by ``s.reward_scale`` first, so the value net fits returns of that
     scale; with standardised advantages the policy step itself does not see the scale.

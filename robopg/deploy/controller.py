@@ -5,6 +5,10 @@ float64 numpy arrays: the mean MLP, the observation normaliser and σ (a vector,
 ``--std state`` policy the bounded log-σ head). Neither loading nor acting
 imports torch (the import contract "controllers run without torch" checks it), so a controller
 runs in a robot process or a MuJoCo callback with no deep-learning stack installed.
+
+For the Panda tasks the controller carries a safety layer by default (``robopg.deploy.safety``:
+observation checks, a joint guard, torque clamp and rate limit, with counters in
+``ctrl.safety.counts``); ``Controller.load(path, safety=False)`` is the bare policy.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from robopg.algo.net_config import OBS_NORM_EPSILON, NetConfig
+from robopg.deploy.safety import FiniteGuard, SafetyLayer, safety_for_task
 from robopg.envs.actions import recorded_action
 from robopg.errors import CheckpointError
 from robopg.fast.mlp import MLP, normalize_obs
@@ -104,6 +109,8 @@ class Controller:
 
     ``std`` is σ (act_dim,) of a state-independent policy; a state-dependent one has
     ``std=None`` and its head in ``state_std`` (``std_batch`` gives σ(s) either way).
+    ``safety``: the deployment safety layer every action passes through (None: the bare
+    policy); it keeps each arm's last command, so call ``reset()`` when episodes restart.
 
     ``action`` is the task's action interface the policy was trained on (its checkpoint's
     config), which says what an action means (``robopg.envs.actions``): ``torque``, the
@@ -128,14 +135,33 @@ class Controller:
     rng: np.random.Generator | None = None
     state_std: StateStd | None = None
     action: str = "torque"
+    safety: SafetyLayer | FiniteGuard | None = None
 
     @classmethod
     def load(
-        cls, path: str | Path, stochastic: bool = False, seed: int | None = None
+        cls,
+        path: str | Path,
+        stochastic: bool = False,
+        seed: int | None = None,
+        safety: bool | None = None,
     ) -> Controller:
         """Read a checkpoint (or a run directory, or a task name: see ``resolve_policy_path``)
-        into float64 numpy arrays, with safetensors' numpy reader: no torch, ever."""
+        into float64 numpy arrays, with safetensors' numpy reader: no torch, ever.
+
+        ``safety``: wrap the policy in the task's safety layer; None (default) does so for the
+        tasks that have one (the Panda tasks, whose limits are Franka's) and not elsewhere;
+        True on another task gives the ``FiniteGuard`` (a non-finite observation → the zero
+        action), the part of the layer that needs no limits table. A policy of the ``joint`` or
+        ``cartesian`` interface gets the ``FiniteGuard`` (its zero action holds the joint
+        target): the torque clamp is the impedance actuators' force range, and the target's rate
+        bound keeps the joint speeds and the torque rate inside Franka's limits."""
         tensors, meta = read_checkpoint_file(resolve_policy_path(path), framework="numpy")
+        task, action = str(meta["task"]), recorded_action(meta)
+        layer: SafetyLayer | FiniteGuard | None = None
+        if safety is not False and action == "torque":
+            layer = safety_for_task(task, finite_only=bool(safety))
+        elif safety is not False:  # below a joint target the impedance law bounds the torque
+            layer = FiniteGuard()
         net = NetConfig.from_dict(meta.get("net"))
         policy = policy_arrays(tensors, net)
         layers = range(len(net.linear_layers()))
@@ -148,7 +174,7 @@ class Controller:
                 log_max=net.log_std_max,
             )
         return cls(
-            task=str(meta["task"]),
+            task=task,
             weights=[policy[f"mean_net.{2 * i}.weight"] for i in layers],
             biases=[policy[f"mean_net.{2 * i}.bias"] for i in layers],
             activation=net.activation,
@@ -161,7 +187,8 @@ class Controller:
             stochastic=stochastic,
             rng=np.random.default_rng(seed) if stochastic else None,
             state_std=state_std,
-            action=recorded_action(meta),
+            action=action,
+            safety=layer,
         )
 
     @functools.cached_property
@@ -176,13 +203,17 @@ class Controller:
     def act_dim(self) -> int:
         return int(self.weights[-1].shape[0])
 
-    def _normalised(self, obs: np.ndarray) -> np.ndarray:
+    def _checked(self, obs: np.ndarray) -> np.ndarray:
         x = np.asarray(obs, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.obs_dim:
             raise ValueError(
                 f"Controller for '{self.task}' expects observations of shape (N, {self.obs_dim}), "
                 f"got {x.shape}."
             )
+        return x
+
+    def _normalised(self, obs: np.ndarray) -> np.ndarray:
+        x = self._checked(obs)
         return normalize_obs(x, self.obs_mean, self.obs_std, self.obs_clip)
 
     def _std_of_normalised(self, norm: np.ndarray) -> np.ndarray:
@@ -198,7 +229,14 @@ class Controller:
         return self._std_of_normalised(self._normalised(obs))
 
     def act_batch(self, obs: np.ndarray) -> np.ndarray:
-        """(N, obs_dim) raw observations → (N, act_dim) actions in the actuator range."""
+        """(N, obs_dim) raw observations → (N, act_dim) actions in the actuator range, through
+        the safety layer when the controller has one (always finite then)."""
+        if self.safety is None:
+            return self.policy_batch(obs)
+        return self.safety.act(self._checked(obs), self.policy_batch)
+
+    def policy_batch(self, obs: np.ndarray) -> np.ndarray:
+        """(N, obs_dim) → (N, act_dim): the bare policy, clipped, without the safety layer."""
         norm = self._normalised(obs)
         h = self._mean_net(norm)
         if self.stochastic:
@@ -207,8 +245,14 @@ class Controller:
         return np.clip(h, self.action_low, self.action_high)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        """(obs_dim,) → (act_dim,): the mean action (or a sample), clipped."""
+        """(obs_dim,) → (act_dim,): the mean action (or a sample), clipped (and made safe)."""
         return self.act_batch(np.asarray(obs, dtype=np.float64)[None, :])[0]
+
+    def reset(self) -> None:
+        """New episodes start: the safety layer forgets each arm's last command and velocity
+        (a no-op without one). ``attach()`` calls it at every reset it sees."""
+        if self.safety is not None:
+            self.safety.reset()
 
     def attach(self, model: Any, data: Any) -> Attachment:
         """Drive ``model``/``data`` from plain ``mujoco.mj_step`` or ``mujoco.viewer``.

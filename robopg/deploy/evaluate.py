@@ -7,6 +7,7 @@ Reacher, which is not the policy's skill.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,9 @@ from typing import Protocol
 
 import numpy as np
 
+from robopg.deploy.safety import safety_report
 from robopg.envs import VectorEnv, make_vector_env
+from robopg.envs.franka import LimitMonitor, LimitRecord, limit_report
 
 # obs (N, obs_dim) float64 → actions (N, act_dim), already clipped to the action range
 ActFn = Callable[[np.ndarray], np.ndarray]
@@ -24,7 +27,12 @@ ActFn = Callable[[np.ndarray], np.ndarray]
 class EvalResult:
     """Per-episode returns and lengths, and what a task's own report reads (``ArmTask.
     eval_report``): each episode's last observation and the peak |obs| and |action| per
-    dimension over its steps, (episodes, obs_dim) / (episodes, act_dim); None when not kept."""
+    dimension over its steps, (episodes, obs_dim) / (episodes, act_dim); None when not kept.
+    ``limits``: each episode's count of steps over the real arm's limits and its peak ratios
+    (tasks with ``ArmTask.limits`` on the batched engine; None otherwise). ``safety``: the
+    deployment safety layer's intervention counts over all episodes, when it ran. ``action``:
+    the task's action interface the episodes ran on (its actions are torques only for
+    ``torque``)."""
 
     returns: list[float]
     lengths: list[int]
@@ -32,6 +40,9 @@ class EvalResult:
     final_obs: np.ndarray | None = None
     peak_obs: np.ndarray | None = None
     peak_action: np.ndarray | None = None
+    limits: LimitRecord | None = None
+    safety: dict[str, int] | None = None
+    action: str = "torque"
 
     @property
     def mean(self) -> float:
@@ -98,22 +109,27 @@ def run_episodes(
     max_parallel: int = 64,
     observer: EpisodeObserver | None = None,
     action: str = "torque",
+    on_chunk: Callable[[], None] | None = None,
 ) -> EvalResult:
     """Run exactly ``episodes`` episodes (one per env, in chunks) and collect their returns.
 
     Episode i of a call is always seeded ``seed + i``, so results are reproducible and
-    independent of ``max_parallel``; ``action`` is the task's action interface (a policy runs
-    on the one it was trained on: ``recorded_action``). This is the one episode loop:
-    ``robopg eval`` scores with it and ``robopg render`` draws it through ``observer``, so both
-    see the same episodes.
+    independent of ``max_parallel``. This is the one episode loop: ``robopg eval`` scores with
+    it and ``robopg render`` draws it through ``observer``, so both see the same episodes.
+    ``action`` is the task's action interface (a policy runs on the one it was trained on:
+    ``recorded_action``). ``on_chunk`` is called before each chunk's first action (a stateful
+    controller resets there: every env of a chunk starts a new episode).
     """
     returns: list[float] = []
     lengths: list[int] = []
     finals, peak_obs, peak_act = [], [], []
+    records: list[LimitRecord] = []
     start = 0
     while start < episodes:
         n = min(max_parallel, episodes - start)
         env = make_vector_env(task, n, engine=engine, action=action)
+        if on_chunk is not None:
+            on_chunk()
         try:
             chunk = _run_chunk(env, act, seed, start, observer)
         finally:
@@ -123,6 +139,8 @@ def run_episodes(
         finals.append(chunk.final_obs)
         peak_obs.append(chunk.peak_obs)
         peak_act.append(chunk.peak_action)
+        if chunk.limits is not None:
+            records.append(chunk.limits)
         start += n
     return EvalResult(
         returns,
@@ -131,6 +149,8 @@ def run_episodes(
         final_obs=np.concatenate(finals),
         peak_obs=np.concatenate(peak_obs),
         peak_action=np.concatenate(peak_act),
+        limits=LimitRecord.concatenate(records) if records else None,
+        action=action,
     )
 
 
@@ -143,6 +163,7 @@ class _Chunk:
     final_obs: np.ndarray
     peak_obs: np.ndarray
     peak_action: np.ndarray
+    limits: LimitRecord | None
 
 
 def _run_chunk(
@@ -159,6 +180,11 @@ def _run_chunk(
     peak_obs = np.abs(obs)
     final_obs = np.zeros_like(obs)
     peak_act = np.zeros((n, env.act_dim))
+    # the engine's limit monitor archives each episode's statistics when it auto-resets it
+    monitor: LimitMonitor | None = getattr(env, "limits", None)
+    record = None
+    if monitor is not None:
+        record = LimitRecord(np.zeros_like(monitor.counts), np.zeros_like(monitor.peaks))
     while not finished.all():
         live = ~finished
         actions = act(obs)
@@ -172,11 +198,14 @@ def _run_chunk(
         peak_obs[live] = np.maximum(peak_obs[live], np.abs(res.final_obs[live]))
         ended = live & (res.terminated | res.truncated)
         final_obs[ended] = res.final_obs[ended]
+        if monitor is not None and record is not None:
+            record.counts[ended] = monitor.last_counts[ended]
+            record.peaks[ended] = monitor.last_peaks[ended]
         finished |= ended
         obs = res.obs
         if observer is not None:
             observer.stepped(env, res.reward, ~finished, ended)
-    return _Chunk(total, length, final_obs, peak_obs, peak_act)
+    return _Chunk(total, length, final_obs, peak_obs, peak_act, record)
 
 
 def task_report(task: str, result: EvalResult) -> list[str]:
@@ -187,7 +216,15 @@ def task_report(task: str, result: EvalResult) -> list[str]:
     if spec is None or spec.arm is None or result.final_obs is None:
         return []
     assert result.peak_obs is not None and result.peak_action is not None
-    return spec.arm.eval_report(result.final_obs, result.peak_obs, result.peak_action)
+    peak_torque = result.peak_action  # |torque| / limit under the torque interface
+    if result.action != "torque" and result.limits is not None:
+        peak_torque = result.limits.peaks[:, 3]  # the impedance law's torque, from the monitor
+    lines = spec.arm.eval_report(result.final_obs, result.peak_obs, peak_torque)
+    if result.limits is not None and spec.arm.limits is not None:
+        lines += limit_report(result.limits)
+    if result.safety is not None:
+        lines += safety_report(result.safety)
+    return lines
 
 
 def evaluate_saved_policy(
@@ -197,8 +234,12 @@ def evaluate_saved_policy(
     stochastic: bool = False,
     engine: str = "auto",
     task: str | None = None,
+    safety: bool = False,
 ) -> tuple[Path, str, EvalResult]:
     """Evaluate a checkpoint, run directory or shipped policy (by task name) with a Controller.
+
+    ``safety``: act through the task's deployment safety layer (``robopg.deploy.safety``), as
+    the deployed controller does, and report its interventions; off, the bare policy is scored.
 
     ``task`` evaluates on another task than the one trained on; its observation and action sizes
     must match the policy's (checked first, so a mismatch is one clear error, not a crash).
@@ -219,7 +260,7 @@ def evaluate_saved_policy(
         check_spaces(meta, name, probe.obs_dim, probe.act_dim, path)
     finally:
         probe.close()
-    ctrl = Controller.load(path, stochastic=stochastic, seed=seed)
+    ctrl = Controller.load(path, stochastic=stochastic, seed=seed, safety=safety)
     result = run_episodes(
         name,
         ctrl.act_batch,
@@ -228,5 +269,8 @@ def evaluate_saved_policy(
         deterministic=not stochastic,
         engine=engine,
         action=action,
+        on_chunk=ctrl.reset,
     )
+    if ctrl.safety is not None:
+        result = dataclasses.replace(result, safety=dict(ctrl.safety.counts))
     return path, name, result

@@ -1,4 +1,4 @@
-"""Export a saved policy as one self-contained model file: ONNX or TorchScript.
+"""Export a saved policy as one self-contained model file: ONNX, torch.export or TorchScript.
 
 The exported graph is the whole deterministic controller, the same function as
 ``Controller.act_batch``: raw observation → normalise with the saved running statistics (and
@@ -10,16 +10,26 @@ file's metadata records it (``robopg.action``) with a sentence saying what to ru
 (``robopg.action_meaning``): torques for ``torque``, else the change of a joint target or a
 flange step that the joint impedance law of ``robopg.envs.franka_control`` turns into torque.
 
-ONNX goes through torch's TorchScript-based exporter (``dynamo=False``): it needs only the
-``onnx`` package, where the dynamo exporter would also need ``onnxscript``.
+Formats, each with the one file extension it is written under:
+
+- ``onnx`` (``.onnx``): for any ONNX runtime; written by torch's recommended exporter
+  (``torch.onnx.export(..., dynamo=True)``, which captures the graph with ``torch.export`` and
+  translates it with ``onnxscript``), with the batch axis declared dynamic.
+- ``torch.export`` (``.pt2``): torch's own current format, an ``ExportedProgram`` saved with
+  ``torch.export.save``; ``torch.export.load(path).module()`` gives back a callable module.
+- ``torchscript`` (``.pt``): the legacy format for runtimes that only read TorchScript
+  (``torch.jit.load``, libtorch in C++); torch deprecates TorchScript in favour of torch.export.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import logging
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -31,8 +41,8 @@ from robopg.errors import ConfigError
 from robopg.runs.checkpoint import atomic_write
 from robopg.runs.saved_policy import load_policy
 
-FORMATS = ("onnx", "torchscript")
-SUFFIX = {"onnx": ".onnx", "torchscript": ".pt"}
+FORMATS = ("onnx", "torch.export", "torchscript")
+SUFFIX = {"onnx": ".onnx", "torch.export": ".pt2", "torchscript": ".pt"}
 
 
 class DeployedPolicy(nn.Module):
@@ -80,46 +90,103 @@ def load_deployed(source: str | Path) -> tuple[DeployedPolicy, dict[str, object]
     return module, info
 
 
-def export_policy(source: str | Path, fmt: str, out: Path | None = None) -> Path:
-    """Write ``source``'s policy as ``fmt`` (onnx or torchscript) to ``out`` (atomically).
+def output_format(fmt: str | None, out: Path | None) -> str:
+    """The format to write: ``fmt`` if given, else the one ``out``'s extension names, else onnx.
 
-    Default ``out``: ``<task>.onnx`` / ``<task>.pt`` in the current folder.
+    A file whose extension is not its format's (``--out model.txt``) is refused: a model saved
+    under the wrong name is opened with the wrong loader later.
     """
-    if fmt not in FORMATS:
+    if fmt is not None and fmt not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'.")
+    if out is None:
+        return fmt or "onnx"
+    by_suffix = {suffix: name for name, suffix in SUFFIX.items()}
+    suffix = out.suffix.lower()
+    if fmt is None and suffix in by_suffix:
+        return by_suffix[suffix]
+    if fmt is None:
+        known = ", ".join(f"{s} ({n})" for n, s in SUFFIX.items())
+        raise ConfigError(
+            f"--out {out} has no model extension robopg knows; end it in one of {known}."
+        )
+    if suffix != SUFFIX[fmt]:
+        raise ConfigError(
+            f"--out {out} does not end in {SUFFIX[fmt]}, the extension of --format {fmt}; "
+            f"name it {out.with_suffix(SUFFIX[fmt])}."
+        )
+    return fmt
+
+
+def export_policy(source: str | Path, fmt: str | None = None, out: Path | None = None) -> Path:
+    """Write ``source``'s policy as ``fmt`` (see FORMATS) to ``out``, atomically.
+
+    ``fmt`` None: taken from ``out``'s extension, onnx without one. Default ``out``:
+    ``<task>`` plus the format's extension, in the current folder.
+    """
+    fmt = output_format(fmt, None if out is None else Path(out))
     module, info = load_deployed(source)
     out = Path(out) if out is not None else Path(f"{info['task']}{SUFFIX[fmt]}")
-    example = torch.zeros(1, int(str(info["obs_dim"])))
-    buf = io.BytesIO()
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch's deprecation notices for the legacy paths
-        if fmt == "torchscript":
-            scripted = torch.jit.trace(module, example)
-            torch.jit.save(scripted, buf, _extra_files={"robopg.json": json.dumps(info)})
-        else:
-            torch.onnx.export(
-                module,
-                (example,),
-                buf,  # type: ignore[arg-type]  # the legacy exporter writes file objects too
-                dynamo=False,
-                input_names=["obs"],
-                output_names=["action"],
-                dynamic_axes={"obs": {0: "batch"}, "action": {0: "batch"}},
-                opset_version=17,
-            )
-    data = buf.getvalue()
-    if fmt == "onnx":
-        data = _with_onnx_metadata(data, info)
+    example = torch.zeros(2, int(str(info["obs_dim"])))  # 2: a size 1 would be specialised
+    with torch.no_grad():
+        data = _WRITERS[fmt](module, example, info)
     atomic_write(out, data)
     return out
 
 
-def _with_onnx_metadata(data: bytes, info: dict[str, object]) -> bytes:
-    """Record task, sizes and provenance in the ONNX model's metadata_props."""
-    import onnx
+def _batch_dynamic() -> dict[str, dict[int, Any]]:
+    """The batch axis of ``obs`` as a dynamic dimension (torch.export's dynamic_shapes)."""
+    return {"obs": {0: torch.export.Dim("batch")}}
 
-    model = onnx.load_from_string(data)
-    for key, value in info.items():
+
+def _onnx_bytes(module: nn.Module, example: torch.Tensor, info: dict[str, object]) -> bytes:
+    # The exporter's registry logs one warning per torchvision op when torchvision is absent,
+    # and torch's pytree warns about its own LeafSpec on the way: noise about torch's internals.
+    registry_log = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = registry_log.level
+    registry_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*LeafSpec.*", category=FutureWarning)
+            program = torch.onnx.export(
+                module,
+                (example,),
+                dynamo=True,
+                input_names=["obs"],
+                output_names=["action"],
+                dynamic_shapes=_batch_dynamic(),
+                verbose=False,
+            )
+    finally:
+        registry_log.setLevel(level)
+    if program is None:  # only the legacy exporter returns nothing
+        raise RuntimeError("torch.onnx.export(dynamo=True) returned no ONNX program")
+    model = program.model_proto
+    for key, value in info.items():  # task, sizes and provenance in metadata_props
         entry = model.metadata_props.add()
         entry.key, entry.value = f"robopg.{key}", str(value)
     return bytes(model.SerializeToString())
+
+
+def _torch_export_bytes(module: nn.Module, example: torch.Tensor, info: dict[str, object]) -> bytes:
+    program = torch.export.export(module, (example,), dynamic_shapes=_batch_dynamic())
+    buf = io.BytesIO()
+    torch.export.save(program, buf, extra_files={"robopg.json": json.dumps(info)})
+    return buf.getvalue()
+
+
+def _torchscript_bytes(module: nn.Module, example: torch.Tensor, info: dict[str, object]) -> bytes:
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        # The format itself is the deprecated thing; a user who asked for it has chosen it.
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        traced = torch.jit.trace(module, example)
+        torch.jit.save(traced, buf, _extra_files={"robopg.json": json.dumps(info)})
+    return buf.getvalue()
+
+
+_WRITERS: dict[str, Callable[[nn.Module, torch.Tensor, dict[str, object]], bytes]] = {
+    "onnx": _onnx_bytes,
+    "torch.export": _torch_export_bytes,
+    "torchscript": _torchscript_bytes,
+}

@@ -28,6 +28,10 @@ joint target with the task's own ``ActionLaw.command`` (from the positions and j
 env saw, kept as the body positions are) and holds it in ``data.ctrl``; ``data.ctrl`` and
 ``data.act`` are the law's state.
 
+A controller with a safety layer (the Panda tasks' default) keeps each arm's last command; the
+callback calls the controller's ``reset()`` (when it has one) at every reset it sees, so an
+attached controller acts exactly as it does on the env's episode from its start.
+
 Start the data where the env would: ``reset_data(task, model, data, seed)`` is ``env.reset(seed)``
 on your MjData (reacher3 and arm7 place their target by mocap there). Every arm task in the table
 is supported. MuJoCo allows one control callback per process; ``Attachment.detach()`` (or leaving
@@ -49,8 +53,10 @@ from robopg.errors import EnvError
 class ActsOnTask(Protocol):
     """What the callback needs of a policy: ``robopg.deploy.controller.Controller`` is one.
 
-    A Protocol rather than the Controller class, so this module never imports the controller
-    (which imports it back for ``Controller.attach``): no import cycle.
+    An ``action`` attribute (the interface it was trained on, ``robopg.envs.actions``) is read
+    when present, else ``torque``. A Protocol rather than the Controller class, so this module
+    never imports the controller (which imports it back for ``Controller.attach``): no import
+    cycle.
     """
 
     @property
@@ -61,11 +67,6 @@ class ActsOnTask(Protocol):
     @property
     def act_dim(self) -> int:
         """Number of actions, which must equal the model's actuators."""
-        ...
-
-    @property
-    def action(self) -> str:
-        """The action interface the policy was trained on (``robopg.envs.actions``)."""
         ...
 
     def act(self, obs: np.ndarray) -> np.ndarray:
@@ -136,6 +137,7 @@ class Attachment:
         self._prev_xpos: np.ndarray | None = None  # (nbody, 3) at the previous invocation
         self._prev_frames: tuple[np.ndarray, np.ndarray] | None = None  # xanchor, xaxis
         self._action = np.zeros(model.nu)
+        self._reset_controller = getattr(controller, "reset", None)  # optional: safety state
         mujoco.set_mjcb_control(self._callback)
 
     def observation(self, data: Any, stale_xpos: np.ndarray | None = None) -> np.ndarray:
@@ -147,6 +149,8 @@ class Attachment:
     def _callback(self, model: Any, data: Any) -> None:
         if self._last_time is None or data.time < self._last_time:  # first call or a reset
             self._calls, self._prev_xpos, self._prev_frames = 0, None, None
+            if self._reset_controller is not None:
+                self._reset_controller()
         if self._calls % self._period == 0:
             action = self.controller.act(self.observation(data, self._prev_xpos))
             self._action = np.asarray(action, dtype=self._action_dtype)

@@ -2,7 +2,7 @@
 
 Why: a rollout step runs the policy on a few dozen observations (Reacher: 32 × 10 → 64 → 64 →
 2), where each of the forward's ~15 torch calls costs more in dispatch than in arithmetic; numpy
-does the same operations for a fraction of that (benchmarks/README.md, "Throughput"). The
+does the same operations for a fraction of that (docs/experiments.md, "Throughput"). The
 sampler reads the policy's own parameters through zero-copy numpy views, so it always acts with
 the current weights, and draws its noise from the collector's torch generator, so the random
 stream is the one the torch path consumes. It covers what training on the CPU uses by default:

@@ -4,6 +4,12 @@ MuJoCo picks its OpenGL backend from ``MUJOCO_GL`` when ``mujoco`` is first impo
 context that fails to open can abort the whole process instead of raising. So
 ``choose_gl_backend`` probes each candidate (EGL, then OSMesa) in a *subprocess* and only then
 sets ``MUJOCO_GL``; when none works the user gets one sentence naming the Debian packages.
+
+Commands that never draw call ``hold_gl`` first: mujoco acts on ``MUJOCO_GL`` inside ``import
+mujoco`` itself (``mujoco/rendering/classic/gl_context.py``, imported by ``mujoco/__init__``): an
+unknown value raises RuntimeError there, and ``egl``/``osmesa`` import PyOpenGL for that backend,
+which ends in an AttributeError when the library is missing. With ``MUJOCO_GL=disable`` mujoco
+imports no GL at all, so such a command works whatever the variable says.
 """
 
 from __future__ import annotations
@@ -23,7 +29,30 @@ GL_PACKAGES = {
 DEFAULT_BACKENDS = ("egl", "osmesa")
 PROBE_TIMEOUT_S = 60.0
 
+#: where ``hold_gl`` keeps the user's own MUJOCO_GL (child processes inherit it with the rest)
+HELD_ENV = "ROBOPG_HELD_MUJOCO_GL"
+
 _chosen_backend: str | None = None
+
+
+def hold_gl() -> None:
+    """Let mujoco import without OpenGL in a process that does not render (yet).
+
+    Sets ``MUJOCO_GL=disable`` and keeps the user's value in ``ROBOPG_HELD_MUJOCO_GL``, where
+    ``choose_gl_backend`` finds it if this process renders after all (``train --video-every``):
+    the offscreen renderer opens its backend's context explicitly, whatever mujoco's import saw.
+    Does nothing once mujoco is imported, when the variable no longer counts.
+    """
+    if "mujoco" in sys.modules:
+        return
+    os.environ.setdefault(HELD_ENV, os.environ.get("MUJOCO_GL", ""))
+    os.environ["MUJOCO_GL"] = "disable"
+
+
+def _users_mujoco_gl() -> str:
+    """The MUJOCO_GL the user asked for: the held one if ``hold_gl`` ran, else the variable."""
+    value = os.environ.get(HELD_ENV, os.environ.get("MUJOCO_GL", ""))
+    return value.strip().lower()
 
 
 def no_gl_message(failures: dict[str, str]) -> str:
@@ -66,7 +95,11 @@ def probe_gl_backend(backend: str, timeout: float = PROBE_TIMEOUT_S) -> str | No
     if proc.returncode == 0 and proc.stdout.strip().endswith("ok"):
         return None
     lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else f"exit code {proc.returncode}"
+    if not lines:
+        return f"exit code {proc.returncode}"
+    if "'NoneType' object has no attribute" in lines[-1]:  # PyOpenGL found no library to load
+        return "its OpenGL library could not be loaded"
+    return lines[-1]
 
 
 def _probe_main(backend: str) -> None:
@@ -102,9 +135,10 @@ def choose_gl_backend() -> str:
     global _chosen_backend
     if _chosen_backend is not None:
         return _chosen_backend
-    forced = os.environ.get("MUJOCO_GL", "").strip().lower()
+    forced = _users_mujoco_gl()
     if forced:
         _chosen_backend = _check_forced(forced)
+        _export_backend(forced)
         return forced
     wanted = os.environ.get("ROBOPG_GL_BACKENDS", "")
     candidates = [b.strip().lower() for b in wanted.split(",") if b.strip()] or list(
@@ -114,11 +148,17 @@ def choose_gl_backend() -> str:
     for backend in candidates:
         why = probe_gl_backend(backend) if backend in GL_MODULES else "not a MUJOCO_GL backend"
         if why is None:
-            os.environ["MUJOCO_GL"] = backend
+            _export_backend(backend)
             _chosen_backend = backend
             return backend
         failures[backend] = why
     raise RenderError(no_gl_message(failures))
+
+
+def _export_backend(backend: str) -> None:
+    """MUJOCO_GL=backend for this process's later imports and its children; nothing held."""
+    os.environ.pop(HELD_ENV, None)
+    os.environ["MUJOCO_GL"] = backend
 
 
 def _check_forced(forced: str) -> str:

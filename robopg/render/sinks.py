@@ -127,7 +127,7 @@ class Mp4Sink:
 
 class GifSink:
     """Animated GIF via Pillow: each frame quantised to its own 256-colour palette (fast
-    octree: 5× quicker than median cut here, and smaller files, with no visible difference)."""
+    octree: quicker than median cut, and smaller files, with no visible difference)."""
 
     def __init__(self, out: Path, fps: Fraction) -> None:
         self.out, self.tmp = out, _temp_path(out)

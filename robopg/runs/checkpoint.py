@@ -24,8 +24,8 @@ from typing import Any
 import torch
 from safetensors.torch import save as st_save
 
-from robopg.runs.format import FORMAT, META_KEY, format_version_for, read_checkpoint_file
 from robopg.errors import CheckpointError, WriteError
+from robopg.runs.format import FORMAT, META_KEY, format_version_for, read_checkpoint_file
 
 
 def atomic_write(path: Path, data: bytes) -> None:

@@ -1,9 +1,9 @@
 """The checkpoint file format, readable without torch: constants, reading and header checks.
 
 Why a module of its own: ``robopg.runs.checkpoint`` (training, torch tensors) and
-``robopg.deploy.controller`` (deployment, numpy only) read the same files and must refuse the same bad
-ones with the same sentences. Everything here is torch-free, so a controller loads a checkpoint
-in a process that has no deep-learning stack; the caller picks the array framework.
+``robopg.deploy.controller`` (deployment, numpy only) read the same files and must refuse the
+same bad ones with the same sentences. Everything here is torch-free, so a controller loads a
+checkpoint in a process that has no deep-learning stack; the caller picks the array framework.
 
 A checkpoint is one ``.safetensors`` file whose string ``__metadata__`` holds a JSON header
 under ``META_KEY``: ``{"format": FORMAT, "format_version": int, ...}``.
@@ -17,8 +17,8 @@ from typing import Any
 
 from safetensors import SafetensorError, safe_open
 
-from robopg.errors import CheckpointError
 from robopg.algo.net_config import OBS_NORM_CLIP
+from robopg.errors import CheckpointError
 
 FORMAT = "robopg-checkpoint"
 #: 2: the ``net`` header may say ``std: "state"`` (a ``log_std_net`` head instead of

@@ -167,6 +167,11 @@ class MetricsWriter:
             self._tb.close()
 
 
+def format_return(ret: float) -> str:
+    """A mean episode return for the progress line: ``—`` until an episode has ended (nan)."""
+    return "—" if math.isnan(ret) else f"{ret:.3f}"
+
+
 class TrainingProgress:
     """Rich live bar: env steps, SPS, mean episode return, policy σ, ETA.
 
@@ -185,7 +190,7 @@ class TrainingProgress:
             BarColumn(),
             TextColumn("{task.completed:,.0f}/{task.total:,.0f} steps"),
             TextColumn("{task.fields[sps]:>7,.0f} sps"),
-            TextColumn("return {task.fields[ret]:>9.3f}"),
+            TextColumn("return {task.fields[ret]:>9}"),
             TextColumn("σ {task.fields[std]:.3f}"),
             TimeElapsedColumn(),
             TextColumn("ETA"),
@@ -194,7 +199,7 @@ class TrainingProgress:
             disable=not self.live,
         )
         self._task = self._progress.add_task(
-            "train", total=total_steps, completed=start_steps, sps=0.0, ret=float("nan"), std=0.0
+            "train", total=total_steps, completed=start_steps, sps=0.0, ret="—", std=0.0
         )
 
     def __enter__(self) -> TrainingProgress:
@@ -212,12 +217,13 @@ class TrainingProgress:
     def update(self, steps: int, sps: float, ret: float, std: float) -> None:
         if not self.enabled:
             return
-        self._progress.update(self._task, completed=steps, sps=sps, ret=ret, std=std)
+        shown = format_return(ret)
+        self._progress.update(self._task, completed=steps, sps=sps, ret=shown, std=std)
         frac = steps / self.total
         if not self.live and (frac >= self._next_print or steps >= self.total):
             self._next_print = frac + 0.05
             self.console.print(
                 f"steps {steps:>10,}/{self.total:,}  sps {sps:>7,.0f}  "
-                f"return {ret:>9.3f}  σ {std:.3f}",
+                f"return {shown:>9}  σ {std:.3f}",
                 highlight=False,
             )

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from robopg.runs.checkpoint import Checkpoint, load_checkpoint
 from robopg.algo.policy import GaussianPolicy, NetConfig, load_state_strict
+from robopg.runs.checkpoint import Checkpoint, load_checkpoint
 from robopg.runs.run_dir import resolve_policy_path
 
 

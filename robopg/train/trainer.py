@@ -29,6 +29,7 @@ from robopg.collect.build import Engine, host_engine, make_collector, make_engin
 from robopg.config import TrainConfig, save_json
 from robopg.deploy.evaluate import EvalResult, run_episodes
 from robopg.envs import resolve_task
+from robopg.envs.franka import abort_on_limits
 from robopg.errors import CheckpointError, ConfigError, RobopgError, TrainingDiverged
 from robopg.runs.checkpoint import (
     Checkpoint,
@@ -95,7 +96,7 @@ def log_std_ceiling(
     Why a ceiling and not a fixed σ: σ stays learned below it (the gradient may lower it
     faster), while the schedule guarantees the late, fine-tuning updates are estimated from
     trajectories with little noise (on Pusher the learned σ stays 7-20× the mean action's
-    energy while pushing; benchmarks/README.md, "Pusher")."""
+    energy while pushing; docs/experiments.md, "Pusher")."""
     frac = min(1.0, update_idx / total_updates)
     return (1.0 - frac) * log_std_init + frac * math.log(std_final)
 
@@ -149,6 +150,8 @@ class Trainer:
             log=self._status if self.dist.is_main else None,
             action=cfg.action,
         )
+        if cfg.limits == "abort":
+            abort_on_limits(self.env, cfg.limit_penalty, self.task.name)
         torch.manual_seed(self.seeds["init"])
         self.net_cfg = cfg.net_config(self.env.obs_dim, self.env.act_dim)
         self.policy = GaussianPolicy(self.net_cfg).to(self.device)
@@ -405,8 +408,9 @@ class Trainer:
     def _open_run_dir(self, cleanup: ExitStack) -> MetricsWriter | None:
         """Create (or take over, on resume) the run directory; rank 0 only.
 
-        The directory is locked for the whole run (``RunDir.owned``), and a resumed run first
-        cuts a half-written metrics line left by a killed process.
+        The directory is locked for the whole run (``RunDir.owned``); a resumed run rewrites
+        ``config.json`` with its settings (atomically) and cuts a half-written metrics line left
+        by a killed process.
         """
         if not self.dist.is_main:
             return None
@@ -418,6 +422,9 @@ class Trainer:
             save_json(self.run.config, {**self.cfg.to_dict(), "backend": self.backend.name})
         else:
             cleanup.enter_context(self.run.owned())
+            # The resumed settings (a larger --steps above all) are now the run's: config.json
+            # says what the run trains to, which `robopg info` measures progress against.
+            save_json(self.run.config, self.cfg.to_dict())
             for note in drop_torn_lines(self.run.path):
                 self.console.print(f"[yellow]{note}[/]", highlight=False)
         writer = MetricsWriter(self.run.path, tensorboard=self.cfg.tensorboard)

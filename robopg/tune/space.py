@@ -84,8 +84,8 @@ DEFAULT_SPACE: dict[str, Param] = {
         Param("log_std_init", -1.5, 0.0),
         Param("value_epochs", 1, 10),
         Param("hidden", choices=("32,32", "64,64", "128,128", "256,256")),
-        # tanh → relu was worth 0.7 on Pusher at equal settings (issue 17), more than any other
-        # single change measured there
+        # tanh → relu was worth 0.7 on Pusher at equal settings, more than any other single
+        # change measured there (docs/experiments.md)
         Param("activation", choices=("tanh", "relu", "elu")),
     )
 }
