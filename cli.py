@@ -436,6 +436,9 @@ def view(
         bool, typer.Option(help="Start with sampled actions (Enter switches).")
     ] = False,
     speed: Annotated[float, typer.Option(help="Simulated seconds per wall second.")] = 1.0,
+    safety: Annotated[
+        bool, typer.Option(help="Act through the deployment safety layer (Panda tasks).")
+    ] = False,
     max_seconds: Annotated[float | None, typer.Option(hidden=True)] = None,
     screenshot: Annotated[Path | None, typer.Option(hidden=True)] = None,
     record: Annotated[Path | None, typer.Option(hidden=True)] = None,
@@ -444,7 +447,9 @@ def view(
     mean/sampled, -/= speed)."""
     from robopg.render.viewer import ViewOptions, view_policy
 
-    options = ViewOptions(seed, episodes, stochastic, speed, max_seconds, screenshot, record)
+    options = ViewOptions(
+        seed, episodes, stochastic, speed, max_seconds, screenshot, record, safety
+    )
     view_policy(source, options, lambda e: console.print(f"episode {e.summary()}", highlight=False))
 
 

@@ -147,7 +147,7 @@ def test_panda_reach_window_frames_screenshot_and_actions(xdisplay: str, tmp_pat
     # one action per env step, each exactly Controller.act of the observation it was given
     obs, actions = np.array(doc["obs"]), np.array(doc["actions"])
     assert obs.shape == (150, 30) and actions.shape == (150, 7)
-    ctrl = Controller.load("panda-reach")
+    ctrl = Controller.load("panda-reach", safety=False)
     np.testing.assert_array_equal(actions, np.array([ctrl.act(o) for o in obs]))
     # and the episode is robopg eval's seed-0 episode: same first observation, same return
     model, data = task_model("panda-reach")
@@ -240,8 +240,8 @@ def test_keys_in_the_window(xdisplay: str, tmp_path: Path) -> None:
     switch = doc["sampled"].index(True)
     assert first["steps"] < switch < len(obs)
     assert doc["sampled"] == [False] * switch + [True] * (len(obs) - switch)
-    mean = Controller.load("panda-reach")
-    sampled = Controller.load("panda-reach", stochastic=True, seed=0)
+    mean = Controller.load("panda-reach", safety=False)
+    sampled = Controller.load("panda-reach", stochastic=True, seed=0, safety=False)
     expected = [mean.act(o) for o in obs[:switch]] + [sampled.act(o) for o in obs[switch:]]
     np.testing.assert_array_equal(actions, np.array(expected))
 

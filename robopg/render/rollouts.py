@@ -165,7 +165,10 @@ def render_policy(
     from robopg.deploy.controller import Controller
     from robopg.runs.run_dir import resolve_policy_path
 
-    ctrl = Controller.load(resolve_policy_path(source), stochastic=stochastic, seed=seed)
+    # the raw policy, as `robopg eval` scores it (not the deployment safety layer)
+    ctrl = Controller.load(
+        resolve_policy_path(source), stochastic=stochastic, seed=seed, safety=False
+    )
     label = "stochastic (sampled)" if stochastic else "deterministic (mean action)"
     return render_rollouts(
         ctrl.task, ctrl.act_batch, out, episodes, seed, settings, label, action=ctrl.action

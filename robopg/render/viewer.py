@@ -83,6 +83,7 @@ class ViewOptions:
     max_seconds: float | None = None
     screenshot: Path | None = None
     record: Path | None = None
+    safety: bool = False  # act through the deployment safety layer (robopg.deploy.safety)
 
 
 @dataclass(frozen=True)
@@ -422,8 +423,9 @@ def view_policy(
 
     controls = Controls(speed=min(SPEED_MAX, max(SPEED_MIN, options.speed)))
     controls.stochastic = options.stochastic
-    mean = Controller.load(path)
-    sampled = Controller.load(path, stochastic=True, seed=options.seed)
+    # The raw policy by default, as `robopg eval` scores it; --safety shows the deployed layer.
+    mean = Controller.load(path, safety=options.safety)
+    sampled = Controller.load(path, stochastic=True, seed=options.seed, safety=options.safety)
     policy = LivePolicy(mean, sampled, controls)
     camera = _camera_config(mean.task)  # before attaching: MuJoCo has one control callback
     episodes = make_episodes(policy)
