@@ -7,10 +7,17 @@
   (±1 on every axis, a fresh sign each step: the worst an exploring policy sends) and under
   smooth full-scale sinusoids;
 - tracking: the joint interface's error 1 s after a 10-step ramp of every joint's target;
-- --policy RUN …: the same peaks for trained policies over episodes seeded 0…, each driven by
-  its own interface in plain MuJoCo (``Controller.attach``, the env's trajectory bit for bit).
+- --policy RUN …: the same peaks for trained policies (without the deployment safety layer, as
+  ``robopg eval`` scores them) over episodes seeded 0…, each driven by its own interface in
+  plain MuJoCo (``Controller.attach``, the env's trajectory bit for bit).
+
+Under the torque interface a held command jumps at the step boundary, so its substep rate is
+the jump over 5 ms; the limit monitor (``robopg eval``) counts the jump over the 20 ms step, as
+libfranka's rate limiter would ramp it. Under joint and cartesian the torque changes inside the
+step and both measures see the same substeps.
 
 Usage: .venv/bin/python benchmarks/actions.py [--task panda-reach] [--policy RUN ...]
+       .venv/bin/python benchmarks/actions.py --stiffness-scale 2 --filter-time 0.02  # other gains
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import time
 import mujoco
 import numpy as np
 
-from robopg.envs import TASKS, make_vector_env
+from robopg.envs import TASKS, franka_control, make_vector_env
 from robopg.envs.panda import VELOCITY_LIMITS
 
 INTERFACES = ("torque", "joint", "cartesian")
@@ -90,7 +97,7 @@ def policy_peaks(source: str, episodes: int) -> tuple[str, float, float]:
     from robopg.deploy.controller import Controller
     from robopg.deploy.mujoco_control import reset_data, task_model
 
-    ctrl = Controller.load(source)
+    ctrl = Controller.load(source, safety=False)  # the policy itself, as robopg eval scores it
     model, data = task_model(ctrl.task, ctrl.action)
     steps = TASKS[ctrl.task].arm_task().max_episode_steps
     skip = TASKS[ctrl.task].arm_task().frame_skip
@@ -119,7 +126,23 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5, help="episodes per random-action row")
     parser.add_argument("--policy", nargs="*", default=[], help="run dirs or checkpoints")
     parser.add_argument("--episodes", type=int, default=50, help="episodes per policy")
+    parser.add_argument(
+        "--stiffness-scale",
+        type=float,
+        default=1.0,
+        help="scale K by this and D by its root (ζ kept): 2 gives Franka's example gains",
+    )
+    parser.add_argument("--filter-time", type=float, help="τ_f (s) instead of the shipped one")
     args = parser.parse_args()
+    if args.stiffness_scale != 1.0 or args.filter_time is not None:  # a what-if, not shipped
+        franka_control.JOINT_STIFFNESS = franka_control.JOINT_STIFFNESS * args.stiffness_scale
+        franka_control.JOINT_DAMPING = franka_control.JOINT_DAMPING * args.stiffness_scale**0.5
+        if args.filter_time is not None:
+            franka_control.TARGET_FILTER_TIME = args.filter_time
+        print(
+            f"gains K {franka_control.JOINT_STIFFNESS}, D {franka_control.JOINT_DAMPING}, "
+            f"τ_f {franka_control.TARGET_FILTER_TIME} s"
+        )
 
     sps = throughput(args.task, args.num_envs, args.steps, args.rounds)
     print(f"{args.task}, batched engine, {args.num_envs} envs, best of {args.rounds} rounds:")
