@@ -619,7 +619,16 @@ def variance(
 # ----------------------------------------------------------------------------------------- envs
 @app.command()
 @friendly_errors
-def envs() -> None:
+def envs(
+    all_ids: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Also list every gymnasium id the installed packages register "
+            "(gymnasium, gymnasium-robotics, panda-gym), as `robopg train` takes it.",
+        ),
+    ] = False,
+) -> None:
     """List the arm tasks with their sizes and the engines that run each."""
     from robopg.envs import task_rows
 
@@ -642,7 +651,26 @@ def envs() -> None:
         )
     console.print(
         "--engine auto uses the first engine listed. Any other gymnasium id with a Box action "
-        "space also works (engines: gym)."
+        "space also works (engines: gym), and module:EnvId trains an env another package "
+        "registers (`robopg envs --all` lists them)."
+    )
+    if all_ids:
+        _print_registered_ids()
+
+
+def _print_registered_ids() -> None:
+    """``robopg envs --all``: the ids in gymnasium's registry, by the package registering them."""
+    from robopg.envs.registry import registered_ids
+
+    for package, ids in registered_ids().items():
+        console.print(f"\n[bold]{escape(package)}[/] ({len(ids)} ids)", highlight=False)
+        for env_id in ids:
+            console.print(f"  {escape(env_id)}", highlight=False, soft_wrap=True)
+    console.print(
+        "\nOnly ids with a Box action space and a Box (or Dict of Box) observation train. "
+        "For a package robopg does not import here, list its ids with "
+        '`python -c "import PKG, gymnasium; gymnasium.pprint_registry()"`.',
+        highlight=False,
     )
 
 

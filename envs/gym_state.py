@@ -11,6 +11,11 @@ sub-env:
 
 Controls need no saving: ``do_simulation`` overwrites ``data.ctrl`` before every step.
 Arrays are stacked over sub-envs as (N, …); the RNG states are JSON (Python ints).
+
+That list is the whole state only of envs whose code we know: gymnasium's own MuJoCo envs and
+robopg's. Another package's MuJoCo env may keep state outside MjData (gymnasium-robotics'
+PointMaze keeps its goal in a Python attribute), so such envs get no snapshot and a resume
+starts fresh episodes rather than continue from a half-restored one.
 """
 
 from __future__ import annotations
@@ -36,13 +41,21 @@ def _time_limit(env: gym.Env) -> TimeLimit | None:
     return None
 
 
+#: modules whose MuJoCo envs keep their whole dynamic state in what ``gym_mujoco_state`` saves
+_KNOWN_ENV_MODULES = ("gymnasium.envs.mujoco.", "robopg.envs.")
+
+
 def _mujoco_data(env: gym.Env) -> Any:
-    data = getattr(env.unwrapped, "data", None)
+    unwrapped = env.unwrapped
+    if not type(unwrapped).__module__.startswith(_KNOWN_ENV_MODULES):
+        return None
+    data = getattr(unwrapped, "data", None)
     return data if isinstance(data, mujoco.MjData) else None
 
 
 def gym_mujoco_state(envs: Sequence[gym.Env]) -> dict[str, Any] | None:
-    """State of every sub-env (see the module docstring), or None if any is not MuJoCo-based."""
+    """State of every sub-env (see the module docstring), or None if any is not a MuJoCo env
+    of gymnasium's or robopg's."""
     datas = [_mujoco_data(env) for env in envs]
     if not datas or any(d is None for d in datas):
         return None

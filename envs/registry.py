@@ -2,13 +2,23 @@
 
 The table itself is ``robopg.envs.tasks``; ``make_vector_env`` is the single construction point
 the trainer, evaluator and renderer use, so a backend choice is made here and nowhere else.
+
+Envs of other packages are named the way gymnasium names them: ``"module:EnvId"``
+(``gymnasium_robotics:PointMaze_UMazeDense-v3``) imports ``module``, which registers its ids,
+then looks the id up; gymnasium's ``make`` parses the same string, so the whole string is the
+task's name and its gymnasium id, and every later command (eval, render, resume) that reads it
+from a run re-imports the module the same way.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib
+import importlib.util
+from collections.abc import Iterable
 
 import gymnasium as gym
+from gymnasium.envs.registration import _find_spec
 
 from robopg.envs.batched import BatchedArmEnv
 from robopg.envs.gym_env import register_gym_env, register_gym_envs
@@ -21,6 +31,10 @@ from robopg.errors import EnvError
 __all__ = ["ARM_TASKS", "ENGINES", "TASKS", "TaskSpec", "make_vector_env", "resolve_task"]
 
 ENGINES = ("auto", "batch", "gym")
+
+#: packages known to register robot-learning envs with gymnasium when imported; ``robopg envs
+#: --all`` imports those installed (gymnasium has no plugin discovery of its own)
+ENV_PACKAGES = ("gymnasium_robotics", "panda_gym")
 
 register_gym_envs()
 
@@ -44,13 +58,66 @@ def resolve_task(name: str) -> TaskSpec:
             return spec
     if key in gym.registry:
         return TaskSpec(key, key, "gymnasium environment")
+    if ":" in key:
+        return _module_task(name, key)
     known = sorted(TASKS)
     close = difflib.get_close_matches(key.lower(), known + list(gym.registry), n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     raise EnvError(
-        f"Unknown task '{name}'.{hint} Known tasks: {', '.join(known)}, or any gymnasium id "
-        "with a Box action space (run `robopg envs` to list them)."
+        f"Unknown task '{name}'.{hint} Known tasks: {', '.join(known)}, any gymnasium id "
+        "with a Box action space, or module:EnvId for another package's env (run "
+        "`robopg envs --all` to list them)."
     )
+
+
+def _module_task(name: str, key: str) -> TaskSpec:
+    """The task of a ``"module:EnvId"`` string: gymnasium's own lookup (``_find_spec``, what
+    ``gym.make`` runs) imports the module and finds the id, or one EnvError says which failed."""
+    module, _, env_id = key.partition(":")
+    try:
+        _find_spec(key)
+    except ValueError:  # gymnasium splits on ':' into exactly two parts
+        raise EnvError(
+            f"'{name}' has more than one ':'; write a third-party env as module:EnvId, "
+            "e.g. gymnasium_robotics:PointMaze_UMazeDense-v3."
+        ) from None
+    except ImportError as exc:
+        raise EnvError(
+            f"Cannot import '{module}' for the env '{env_id}' ({exc.__cause__ or exc}); "
+            "install the package "
+            "that provides it, or check the module name before the ':'."
+        ) from None
+    except gym.error.Error as exc:
+        raise EnvError(
+            f"Importing '{module}' registered no env '{env_id}' ({exc}); "
+            f"list its ids with `robopg envs --all` or gymnasium.pprint_registry()."
+        ) from None
+    for spec in TASKS.values():
+        if spec.gym_id == env_id:
+            return spec
+    return TaskSpec(key, key, f"gymnasium environment registered by {module}")
+
+
+def registered_ids(packages: Iterable[str] = ENV_PACKAGES) -> dict[str, list[str]]:
+    """Every id in gymnasium's registry after importing the installed ``packages``, grouped by
+    the top-level package of its entry point, each written as ``robopg train`` takes it
+    (``"package:EnvId"`` for another package's id, so the package is imported first).
+
+    Whether an env trains here (a Box action space, a Box or Dict-of-Box observation) is only
+    known by building it, which this listing does not do."""
+    for package in packages:
+        if importlib.util.find_spec(package) is not None:
+            importlib.import_module(package)
+    groups: dict[str, list[str]] = {}
+    for env_id, env_spec in sorted(gym.registry.items()):
+        entry = env_spec.entry_point
+        source = entry.split(":")[0] if isinstance(entry, str) else getattr(entry, "__module__", "")
+        package = source.split(".")[0] or "?"
+        if package in ("gymnasium", "robopg"):
+            groups.setdefault(package, []).append(env_id)
+        else:
+            groups.setdefault(package, []).append(f"{package}:{env_id}")
+    return groups
 
 
 def make_vector_env(

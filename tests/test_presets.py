@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from robopg.cli import app
-from robopg.config import TrainConfig, load_preset, preset_names, resolve_config
+from robopg.config import RUN_RECORDS, TrainConfig, load_preset, preset_names, resolve_config
 from robopg.errors import ConfigError
 
 TASKS = ["reacher", "pusher", "reacher3", "arm7", "panda-reach", "panda-push"]
@@ -115,7 +115,10 @@ def test_cli_prints_and_saves_the_resolved_config(tmp_path: Path) -> None:
         25,
     )
     # A run's config.json is itself a valid --config: the run can be repeated exactly.
-    assert resolve_config({}, config_file=run_dir / "config.json").to_dict() == saved
+    # config.json holds the settings and what the run records beside them (RUN_RECORDS)
+    assert saved["backend"] == "numpy"
+    settings = {k: v for k, v in saved.items() if k not in RUN_RECORDS}
+    assert resolve_config({}, config_file=run_dir / "config.json").to_dict() == settings
 
 
 def test_presets_command_lists_each_with_its_purpose() -> None:

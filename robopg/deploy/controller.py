@@ -9,11 +9,16 @@ runs in a robot process or a MuJoCo callback with no deep-learning stack install
 For the Panda tasks the controller carries a safety layer by default (``robopg.deploy.safety``:
 observation checks, a joint guard, torque clamp and rate limit, with counters in
 ``ctrl.safety.counts``); ``Controller.load(path, safety=False)`` is the bare policy.
+
+A policy trained on Dict observations (goal-conditioned envs) records their key order in its
+checkpoint; its controller takes such a dict as well as the flat vector (``flatten`` shows
+the vector it builds).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,11 +30,15 @@ from robopg.deploy.safety import FiniteGuard, SafetyLayer, safety_for_task
 from robopg.envs.actions import recorded_action
 from robopg.errors import CheckpointError
 from robopg.fast.mlp import MLP, normalize_obs
-from robopg.runs.format import read_checkpoint_file
+from robopg.runs.format import read_checkpoint_file, read_obs_keys
 from robopg.runs.run_dir import resolve_policy_path
 
 if TYPE_CHECKING:
     from robopg.deploy.mujoco_control import Attachment
+    from robopg.envs.flatten import ObsLayout
+
+#: an observation: the flat vector (or batch), or for a Dict-observation policy the dict
+Obs = np.ndarray | Mapping[str, Any]
 
 
 def policy_shapes(net: NetConfig) -> dict[str, tuple[int, ...]]:
@@ -111,6 +120,7 @@ class Controller:
     ``std=None`` and its head in ``state_std`` (``std_batch`` gives σ(s) either way).
     ``safety``: the deployment safety layer every action passes through (None: the bare
     policy); it keeps each arm's last command, so call ``reset()`` when episodes restart.
+    ``obs_layout``: the key order of a Dict-observation policy (None: flat observations only).
 
     ``action`` is the task's action interface the policy was trained on (its checkpoint's
     config), which says what an action means (``robopg.envs.actions``): ``torque``, the
@@ -136,6 +146,7 @@ class Controller:
     state_std: StateStd | None = None
     action: str = "torque"
     safety: SafetyLayer | FiniteGuard | None = None
+    obs_layout: ObsLayout | None = None
 
     @classmethod
     def load(
@@ -155,7 +166,8 @@ class Controller:
         ``cartesian`` interface gets the ``FiniteGuard`` (its zero action holds the joint
         target): the torque clamp is the impedance actuators' force range, and the target's rate
         bound keeps the joint speeds and the torque rate inside Franka's limits."""
-        tensors, meta = read_checkpoint_file(resolve_policy_path(path), framework="numpy")
+        path = resolve_policy_path(path)
+        tensors, meta = read_checkpoint_file(path, framework="numpy")
         task, action = str(meta["task"]), recorded_action(meta)
         layer: SafetyLayer | FiniteGuard | None = None
         if safety is not False and action == "torque":
@@ -163,6 +175,12 @@ class Controller:
         elif safety is not False:  # below a joint target the impedance law bounds the torque
             layer = FiniteGuard()
         net = NetConfig.from_dict(meta.get("net"))
+        obs_keys = read_obs_keys(meta, path)
+        layout = None
+        if obs_keys is not None:
+            from robopg.envs.flatten import ObsLayout  # only dict-observation policies need it
+
+            layout = ObsLayout.from_entries(obs_keys)
         policy = policy_arrays(tensors, net)
         layers = range(len(net.linear_layers()))
         state_std = None
@@ -189,6 +207,7 @@ class Controller:
             state_std=state_std,
             action=action,
             safety=layer,
+            obs_layout=layout,
         )
 
     @functools.cached_property
@@ -203,8 +222,27 @@ class Controller:
     def act_dim(self) -> int:
         return int(self.weights[-1].shape[0])
 
-    def _checked(self, obs: np.ndarray) -> np.ndarray:
-        x = np.asarray(obs, dtype=np.float64)
+    def flatten(self, obs: Mapping[str, Any]) -> np.ndarray:
+        """One Dict observation → the flat (obs_dim,) vector the network, ``act`` and an
+        exported model take: the leaves in the key order recorded at training
+        (``obs_layout.describe()``), each flattened in C order, joined."""
+        return self._layout().flatten(obs)
+
+    def _layout(self) -> ObsLayout:
+        if self.obs_layout is None:
+            raise ValueError(
+                f"The policy for '{self.task}' was trained on flat observations; pass an array "
+                f"of shape ({self.obs_dim},), not a dict."
+            )
+        return self.obs_layout
+
+    def _flat_batch(self, obs: Obs) -> np.ndarray:
+        if isinstance(obs, Mapping):
+            return self._layout().flatten_batch(obs)
+        return np.asarray(obs, dtype=np.float64)
+
+    def _checked(self, obs: Obs) -> np.ndarray:
+        x = self._flat_batch(obs)
         if x.ndim != 2 or x.shape[1] != self.obs_dim:
             raise ValueError(
                 f"Controller for '{self.task}' expects observations of shape (N, {self.obs_dim}), "
@@ -212,7 +250,7 @@ class Controller:
             )
         return x
 
-    def _normalised(self, obs: np.ndarray) -> np.ndarray:
+    def _normalised(self, obs: Obs) -> np.ndarray:
         x = self._checked(obs)
         return normalize_obs(x, self.obs_mean, self.obs_std, self.obs_clip)
 
@@ -224,18 +262,19 @@ class Controller:
         raw = _mlp(s.weights, s.biases, self.activation)(norm)
         return np.exp(s.log_min + (s.log_max - s.log_min) * 0.5 * (np.tanh(raw) + 1.0))
 
-    def std_batch(self, obs: np.ndarray) -> np.ndarray:
+    def std_batch(self, obs: Obs) -> np.ndarray:
         """(N, obs_dim) raw observations → (N, act_dim) σ(s) of the exploration noise."""
         return self._std_of_normalised(self._normalised(obs))
 
-    def act_batch(self, obs: np.ndarray) -> np.ndarray:
-        """(N, obs_dim) raw observations → (N, act_dim) actions in the actuator range, through
-        the safety layer when the controller has one (always finite then)."""
+    def act_batch(self, obs: Obs) -> np.ndarray:
+        """(N, obs_dim) raw observations (or a dict of (N, …) leaves) → (N, act_dim) actions in
+        the actuator range, through the safety layer when the controller has one (always
+        finite then)."""
         if self.safety is None:
             return self.policy_batch(obs)
         return self.safety.act(self._checked(obs), self.policy_batch)
 
-    def policy_batch(self, obs: np.ndarray) -> np.ndarray:
+    def policy_batch(self, obs: Obs) -> np.ndarray:
         """(N, obs_dim) → (N, act_dim): the bare policy, clipped, without the safety layer."""
         norm = self._normalised(obs)
         h = self._mean_net(norm)
@@ -244,9 +283,11 @@ class Controller:
             h = h + self.rng.standard_normal(h.shape) * self._std_of_normalised(norm)
         return np.clip(h, self.action_low, self.action_high)
 
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        """(obs_dim,) → (act_dim,): the mean action (or a sample), clipped (and made safe)."""
-        return self.act_batch(np.asarray(obs, dtype=np.float64)[None, :])[0]
+    def act(self, obs: Obs) -> np.ndarray:
+        """(obs_dim,) (or one dict observation) → (act_dim,): the mean action (or a sample),
+        clipped (and made safe)."""
+        flat = self.flatten(obs) if isinstance(obs, Mapping) else np.asarray(obs, np.float64)
+        return self.act_batch(flat[None, :])[0]
 
     def reset(self) -> None:
         """New episodes start: the safety layer forgets each arm's last command and velocity

@@ -19,6 +19,13 @@ Formats, each with the one file extension it is written under:
   ``torch.export.save``; ``torch.export.load(path).module()`` gives back a callable module.
 - ``torchscript`` (``.pt``): the legacy format for runtimes that only read TorchScript
   (``torch.jit.load``, libtorch in C++); torch deprecates TorchScript in favour of torch.export.
+
+A policy trained on Dict observations (goal-conditioned envs) still takes the flat vector: the
+dict's entries flattened and joined in the key order the checkpoint records (gymnasium's
+``flatten_space`` order: sorted keys, e.g. ``achieved_goal``, ``desired_goal``,
+``observation``). The file's metadata states that order (ONNX: ``robopg.obs_keys`` and the
+``io`` line; the others: the same keys in ``robopg.json``), and ``Controller.flatten(obs_dict)``
+builds the vector it expects.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from robopg.algo.policy import GaussianPolicy
 from robopg.envs.actions import ACTION_MEANINGS, recorded_action
 from robopg.errors import ConfigError
 from robopg.runs.checkpoint import atomic_write
+from robopg.runs.format import read_obs_keys
 from robopg.runs.saved_policy import load_policy
 
 FORMATS = ("onnx", "torch.export", "torchscript")
@@ -87,6 +95,11 @@ def load_deployed(source: str | Path) -> tuple[DeployedPolicy, dict[str, object]
         "action": action,
         "action_meaning": ACTION_MEANINGS[action],
     }
+    obs_keys = read_obs_keys(meta, path)
+    if obs_keys is not None:
+        order = ", ".join(f"{key} {list(shape)}" for key, shape in obs_keys)
+        info["obs_keys"] = order
+        info["io"] = f"{info['io']}; obs = the dict observation flattened in key order: {order}"
     return module, info
 
 
@@ -121,11 +134,14 @@ def export_policy(source: str | Path, fmt: str | None = None, out: Path | None =
     """Write ``source``'s policy as ``fmt`` (see FORMATS) to ``out``, atomically.
 
     ``fmt`` None: taken from ``out``'s extension, onnx without one. Default ``out``:
-    ``<task>`` plus the format's extension, in the current folder.
+    ``<task>`` plus the format's extension, in the current folder (for a ``module:EnvId``
+    task, the env id alone).
     """
     fmt = output_format(fmt, None if out is None else Path(out))
     module, info = load_deployed(source)
-    out = Path(out) if out is not None else Path(f"{info['task']}{SUFFIX[fmt]}")
+    # the env id alone names the file: no ':' of module:EnvId, no '/' of a namespace
+    stem = str(info["task"]).split(":")[-1].replace("/", "_")
+    out = Path(out) if out is not None else Path(f"{stem}{SUFFIX[fmt]}")
     example = torch.zeros(2, int(str(info["obs_dim"])))  # 2: a size 1 would be specialised
     with torch.no_grad():
         data = _WRITERS[fmt](module, example, info)

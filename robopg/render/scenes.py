@@ -72,8 +72,12 @@ def scene_source(env: VectorEnv) -> SceneSource:
             raise RenderError(
                 f"'{env.task}' is not a MuJoCo env; robopg renders MuJoCo tasks only."
             )
+        if env.frame_skip is None:
+            raise RenderError(
+                f"robopg cannot tell how '{env.task}' steps MuJoCo; it cannot draw it."
+            )
         models = [s.model for s in subs]
-        return SceneSource(models, int(subs[0].frame_skip), lambda i: subs[i].data)
+        return SceneSource(models, env.frame_skip, lambda i: subs[i].data)
     raise RenderError(
         f"robopg cannot draw '{env.task}' from a {type(env).__name__}; render with engine='gym'."
     )

@@ -12,6 +12,7 @@ under ``META_KEY``: ``{"format": FORMAT, "format_version": int, ...}``.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,12 @@ def format_version_for(meta: dict[str, Any]) -> int:
 
 
 META_KEY = "robopg"
+
+#: Optional header field of a policy trained on Dict observations: the keys in the order they
+#: are flattened, with each leaf's shape, ``[{"key": "achieved_goal", "shape": [2]}, ...]``
+#: (``robopg.envs.flatten``). The network itself takes the flat vector, so a reader that ignores
+#: the field acts the same on flat observations: it needs no new format version.
+OBS_KEYS = "obs_keys"
 
 
 def read_checkpoint_file(path: Path | str, framework: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -88,3 +95,33 @@ def parse_header(path: Path, raw_meta: str) -> dict[str, Any]:
             f"({FORMAT_VERSION}); upgrade robopg to load it."
         )
     return meta
+
+
+def read_obs_keys(
+    meta: dict[str, Any], path: Path | str
+) -> list[tuple[str, tuple[int, ...]]] | None:
+    """The header's ``obs_keys`` as ``(key, shape)`` pairs in flattening order, or None when
+    the policy takes a flat observation (every checkpoint without the field)."""
+    raw = meta.get(OBS_KEYS)
+    if raw is None:
+        return None
+    try:
+        entries = [(entry["key"], tuple(entry["shape"])) for entry in raw]
+        ok = all(
+            isinstance(k, str) and all(isinstance(d, int) and d >= 0 for d in s) for k, s in entries
+        )
+    except (TypeError, KeyError):
+        ok = False
+    if not ok or not entries:
+        raise CheckpointError(
+            f"'{path}' has a corrupt '{OBS_KEYS}' header (expected a list of "
+            '{"key": name, "shape": [sizes]}).'
+        )
+    size = sum(math.prod(s) for _, s in entries)
+    obs_dim = (meta.get("net") or {}).get("obs_dim")
+    if obs_dim is not None and size != obs_dim:
+        raise CheckpointError(
+            f"'{path}' flattens its dict observation to {size} numbers but its network takes "
+            f"{obs_dim}; the file is inconsistent."
+        )
+    return entries

@@ -29,6 +29,7 @@ from robopg.collect.build import Engine, host_engine, make_collector, make_engin
 from robopg.config import TrainConfig, save_json
 from robopg.deploy.evaluate import EvalResult, run_episodes
 from robopg.envs import resolve_task
+from robopg.envs.flatten import obs_keys_meta
 from robopg.envs.franka import abort_on_limits
 from robopg.errors import CheckpointError, ConfigError, RobopgError, TrainingDiverged
 from robopg.runs.checkpoint import (
@@ -416,7 +417,9 @@ class Trainer:
             return None
         if self.run is None:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            name = self.run_name or f"{self.task.name.replace('/', '_')}-{stamp}"
+            # the env id alone names the folder: no ':' of module:EnvId, no '/' of a namespace
+            stem = self.task.name.split(":")[-1].replace("/", "_")
+            name = self.run_name or f"{stem}-{stamp}"
             self.run = RunDir.claim(Path(self.cfg.out), name)
             cleanup.enter_context(self.run.owned())
             save_json(self.run.config, {**self.cfg.to_dict(), "backend": self.backend.name})
@@ -458,6 +461,7 @@ class Trainer:
             "action_low": self.env.action_low.tolist(),
             "action_high": self.env.action_high.tolist(),
             "dt": self.env.dt,
+            **obs_keys_meta(self.env),  # the key order of a Dict observation, if any
             "config": self.cfg.to_dict(),
             "update": self.update_idx,
             "env_steps": self.env_steps,
