@@ -6,7 +6,8 @@ At every env step (50 Hz, the policy's rate) the controller reads the env's MjDa
 
 with J the flange's position Jacobian, Λ = (J M⁻¹ Jᵀ)⁻¹ the task-space inertia, N the dynamically
 consistent null-space projector (the redundant 4 DoF are pulled to Franka's ready pose), then
-action = clip(τ / torque limit, −1, 1): the same torque limits as the policy. Gravity is
+action = clip(τ / torque limit, −1, 1): the same torque limits as the policy (the law is
+``robopg.envs.franka_control.osc_action``, its one implementation). Gravity is
 compensated by the model for both. Episodes are seeded 0..N−1, the targets `robopg eval --seed 0`
 (episode i seeded seed + i) scores a policy on.
 
@@ -28,36 +29,12 @@ import mujoco
 import numpy as np
 
 import robopg.envs  # noqa: F401  (registers robopg/PandaReach-v0)
-from robopg.envs.panda import PANDA_HOME, SUCCESS_RADIUS
+from robopg.envs.franka_control import osc_action
+from robopg.envs.panda import SUCCESS_RADIUS
 
 #: the gains of the bar: the best of the sweep in docs/experiments.md ("panda-reach"), kp over
 #: {50 … 1200}, kq over {5, 25, 100} (stiffer gains score worse at the 50 Hz control rate)
 KP, KQ = 700.0, 25.0
-
-
-def osc_action(
-    model: mujoco.MjModel, data: mujoco.MjData, target: np.ndarray, kp: float, kq: float
-) -> np.ndarray:
-    """(7,) action in [-1, 1] driving the flange to ``target`` (critically damped gains).
-
-    The arm is the model's first 7 DoFs (panda-push appends the puck's two slides)."""
-    site = model.site("ee").id
-    jac = np.zeros((3, model.nv))
-    mujoco.mj_jacSite(model, data, jac, None, site)
-    jac = jac[:, :7]
-    mass = np.zeros((model.nv, model.nv))
-    mujoco.mj_fullM(model, data, mass)
-    mass = mass[:7, :7]
-    qpos, qvel = data.qpos[:7], data.qvel[:7]
-    m_inv = np.linalg.inv(mass)
-    lam = np.linalg.inv(jac @ m_inv @ jac.T)
-    kd, kv = 2.0 * np.sqrt(kp), 2.0 * np.sqrt(kq)
-    force = lam @ (kp * (target - data.site_xpos[site]) - kd * (jac @ qvel))
-    jbar = m_inv @ jac.T @ lam  # dynamically consistent pseudo-inverse (7, 3)
-    null = np.eye(7) - jac.T @ jbar.T
-    posture = mass @ (kq * (PANDA_HOME - qpos) - kv * qvel)
-    tau = jac.T @ force + null @ posture
-    return np.clip(tau / model.actuator_gear[:, 0], -1.0, 1.0)
 
 
 def run(act: Callable[[np.ndarray, mujoco.MjData], np.ndarray], episodes: int) -> dict[str, float]:

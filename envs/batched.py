@@ -25,6 +25,7 @@ import mujoco
 import numpy as np
 from mujoco.batch import Batch, SimulationError
 
+from robopg.envs.actions import ActionLaw
 from robopg.envs.franka import JointLimits, LimitMonitor
 from robopg.envs.vector import StepResult, check_actions, pair_seeds
 from robopg.errors import EnvError
@@ -32,6 +33,8 @@ from robopg.errors import EnvError
 #: the physics state a snapshot holds per env: qpos, qvel, act, warmstart, time, ctrl, mocap …
 STATE_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION
 SNAPSHOT_VERSION = 1
+#: a snapshot's keys for the frames an action law reads (body positions, joint anchors, axes)
+FRAMES = ("frame_xpos", "frame_xanchor", "frame_xaxis")
 
 
 def available_cores() -> int:
@@ -123,6 +126,9 @@ class ArmTask:
     frame_skip: int = 1
     max_episode_steps: int = 1000
     obs_dim: int = 0
+    #: the action interface's law (``robopg.envs.actions``); None: the action is ``ctrl``
+    #: itself (torque). ``TaskSpec.make_arm(action)`` sets it with the model it runs on.
+    law: ActionLaw | None = None
     #: the real arm's limits (``robopg.envs.franka``): the engine then counts violations
     limits: JointLimits | None = None
     #: where the observation holds the arm's cos θ, sin θ and θ̇ (start indices, one entry per
@@ -176,6 +182,8 @@ class ArmTask:
             data.mocap_pos[:] = mocap
         data.qpos[:] = qpos
         data.qvel[:] = qvel
+        if self.law is not None:  # the target (and its filter) start where the arm is
+            data.ctrl[:] = data.act[:] = self.law.reset_ctrl(data.qpos[None])[0]
         mujoco.mj_forward(self.model, data)
         return self.observe(data.qpos[None], data.qvel[None], data.xpos[None])[0]
 
@@ -238,9 +246,18 @@ class BatchedArmEnv:
         ranges = self.model.actuator_ctrlrange.astype(np.float32).astype(np.float64)
         self.action_low = ranges[:, 0].copy()
         self.action_high = ranges[:, 1].copy()
+        self.law = task.law
+        if self.law is not None:
+            self.act_dim = self.law.action_dim
+            self.action_low, self.action_high = self.law.action_low, self.law.action_high
         self.max_episode_steps = task.max_episode_steps
         self.dt = float(self.model.opt.timestep * task.frame_skip)
         #: per-episode limit statistics (tasks with ``limits``), and the abort setting
+        # under an action law the monitor is given the joint torque itself (gear 1, bounded by
+        # the actuators' force range) and the peak rate inside each step (``_physics``)
+        torque_low, torque_high = self.action_low, self.action_high
+        if self.law is not None:
+            torque_low, torque_high = self.model.actuator_forcerange.T.copy()
         self.limits = (
             None
             if task.limits is None
@@ -249,8 +266,8 @@ class BatchedArmEnv:
                 num_envs,
                 self.dt,
                 self.model.actuator_gear[:, 0],
-                self.action_low,
-                self.action_high,
+                torque_low,
+                torque_high,
             )
         )
         skip_impossible_collisions(self.model)
@@ -266,6 +283,12 @@ class BatchedArmEnv:
         self._ctrl = self._batch.bind("ctrl")
         self._mocap = self._batch.bind("mocap_pos") if self.model.nmocap else None
         self._xpos = self._batch.bind("xpos")
+        if self.law is not None:  # the law's state (act) and the frames it reads
+            self._act = self._batch.bind("act")
+            self._xanchor = self._batch.bind("xanchor")
+            self._xaxis = self._batch.bind("xaxis")
+            self._torque = self._batch.bind("qfrc_actuator")
+            self._last_torque = np.zeros((num_envs, self.model.nu))  # at the last substep
         self._elapsed = np.zeros(num_envs, dtype=np.int64)
         self._rngs: list[np.random.Generator] = []
         self._obs: np.ndarray | None = None
@@ -281,6 +304,7 @@ class BatchedArmEnv:
         self._reset_envs(ids)
         obs = self.arm.observe(self._qpos, self._qvel, self._xpos)
         self._obs = obs
+        self._keep_frames()
         return obs.copy()
 
     def step(self, actions: np.ndarray) -> StepResult:
@@ -288,13 +312,17 @@ class BatchedArmEnv:
         if self._obs is None:
             raise EnvError(f"Task '{self.task}': call reset(seed) before step(actions).")
         acts = check_actions(self.task, actions, self.num_envs, self.act_dim).astype(np.float32)
-        self._ctrl[:] = acts
-        self._run(self._batch.step, None, nstep=self.arm.frame_skip)
+        if self.law is None:
+            self._ctrl[:] = acts
+        else:
+            self._ctrl[:] = self.law.command(acts, self._ctrl, self._qpos, *self._frames)
+        inner_rate = self._physics()
         obs = self.arm.observe(self._qpos, self._qvel, self._xpos)
         reward = self.arm.reward(self._xpos, acts)
         terminated = self.arm.terminated(self._xpos)
         if self.limits is not None:
-            violated = self.limits.step(self._qpos, self._qvel, acts)
+            torque = acts if self.law is None else self._last_torque
+            violated = self.limits.step(self._qpos, self._qvel, torque, inner_rate)
             if self.limits.abort:
                 steps_left = self.max_episode_steps - 1 - self._elapsed
                 reward = self.limits.abort_reward(violated, reward, steps_left)
@@ -307,6 +335,7 @@ class BatchedArmEnv:
             self._reset_envs(done)
             obs[done] = self.arm.observe(self._qpos[done], self._qvel[done], self._xpos[done])
         self._obs = obs
+        self._keep_frames()
         return StepResult(
             obs=obs.copy(),
             reward=reward,
@@ -320,11 +349,18 @@ class BatchedArmEnv:
 
         ``state["obs"]`` is the observation the next action should be computed from: it cannot
         be recomputed from the physics state, because observations after a step read body
-        positions one substep behind the state (as gymnasium does after ``mj_step``).
+        positions one substep behind the state (as gymnasium does after ``mj_step``); with an
+        action law, ``state["frame_*"]`` are the body and joint frames its next command reads,
+        for the same reason.
         """
         if self._obs is None:
             raise EnvError(f"Task '{self.task}': call reset(seed) before state_dict().")
+        frames = {}
+        if self.law is not None:
+            frames = {key: f.copy() for key, f in zip(FRAMES, self._frames, strict=True)}
+            frames["law_torque"] = self._last_torque.copy()
         return {
+            **frames,
             "version": SNAPSHOT_VERSION,
             "task": self.task,
             "num_envs": self.num_envs,
@@ -354,6 +390,10 @@ class BatchedArmEnv:
         self._batch.state[...] = physics
         self._elapsed[:] = np.asarray(state["elapsed"], dtype=np.int64)
         self._obs = np.array(state["obs"], dtype=np.float64)
+        if self.law is not None:
+            xpos, xanchor, xaxis = (np.array(state[k], dtype=np.float64) for k in FRAMES)
+            self._frames = (xpos, xanchor, xaxis)
+            self._last_torque[:] = np.asarray(state["law_torque"], dtype=np.float64)
         rngs = []
         for rng_state in state["rng"]:
             rng = np.random.Generator(np.random.PCG64())
@@ -378,6 +418,27 @@ class BatchedArmEnv:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _physics(self) -> np.ndarray | None:
+        """``frame_skip`` physics steps of every env. Under an action law whose limits are
+        tracked, one substep at a time (the same physics, bit for bit): the joint torque then
+        changes inside a control step, and the (N, nu) peak |dτ/dt| over the substeps (from the
+        last substep of the step before) is returned for the limit monitor; else None."""
+        if self.law is None or self.limits is None:
+            self._run(self._batch.step, None, nstep=self.arm.frame_skip)
+            return None
+        rate = np.zeros_like(self._last_torque)
+        for _ in range(self.arm.frame_skip):
+            self._run(self._batch.step, None, nstep=1)
+            np.maximum(rate, np.abs(self._torque[:, : self.model.nu] - self._last_torque), out=rate)
+            self._last_torque[:] = self._torque[:, : self.model.nu]
+        return rate / self.model.opt.timestep
+
+    def _keep_frames(self) -> None:
+        """Copy the frames the action law's next command reads (body positions, joint anchors
+        and axes, as the step left them): a snapshot restores them with the state."""
+        if self.law is not None:
+            self._frames = (self._xpos.copy(), self._xanchor.copy(), self._xaxis.copy())
+
     def _reset_envs(self, ids: np.ndarray) -> None:
         """gymnasium's reset for the envs ``ids``: mj_resetData, draw the state, mj_forward."""
         self._run(self._batch.reset, ids, stage=mujoco.mjtStage.mjSTAGE_NONE)
@@ -387,10 +448,14 @@ class BatchedArmEnv:
             self._qvel[i] = qvel
             if mocap is not None and self._mocap is not None:
                 self._mocap[i] = mocap
+        if self.law is not None:  # the target (and its filter) start where the arm is
+            self._ctrl[ids] = self._act[ids] = self.law.reset_ctrl(self._qpos[ids])
         self._elapsed[ids] = 0
         self._run(self._batch.forward, ids)
         if self.limits is not None:
             self.limits.reset(ids, self._qvel[ids])
+        if self.law is not None:  # the torque the reset state commands (about −D·θ̇)
+            self._last_torque[ids] = self._torque[ids, : self.model.nu]
 
     def _run(self, call: Any, ids: np.ndarray | None, **kwargs: Any) -> None:
         """Run a batch call, turning a MuJoCo error into one actionable EnvError."""

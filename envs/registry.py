@@ -125,11 +125,13 @@ def make_vector_env(
     num_envs: int,
     engine: str = "auto",
     num_threads: int | None = None,
+    action: str = "torque",
 ) -> VectorEnv:
     """Build ``num_envs`` copies of a task on the fastest backend available (or the one asked).
 
     ``engine``: ``auto`` (batched engine where the task has one, else gymnasium), ``batch``, or
-    ``gym``. Seeding happens at ``reset(seed)``.
+    ``gym``. ``action``: the action interface (``robopg.envs.actions``); one beside ``torque``
+    runs on the batched engine. Seeding happens at ``reset(seed)``.
     """
     if engine not in ENGINES:
         raise EnvError(f"Unknown engine '{engine}'; choose one of {', '.join(ENGINES)}.")
@@ -138,8 +140,14 @@ def make_vector_env(
     spec = resolve_task(name)
     if engine == "batch" and spec.arm is None:
         raise EnvError(f"Task '{spec.name}' has no batched engine; use --engine gym (or auto).")
+    if action != "torque":
+        spec.check_action(action)
+        if engine == "gym":
+            raise EnvError(
+                f"--action {action} runs on the batched or warp engine; drop --engine gym."
+            )
     if spec.arm is not None and engine in ("auto", "batch"):
-        return BatchedArmEnv(spec.arm.make(), num_envs, num_threads)
+        return BatchedArmEnv(spec.make_arm(action), num_envs, num_threads)
     return GymVectorEnv(spec.gym_id, num_envs, task=spec.name)
 
 

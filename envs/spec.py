@@ -7,10 +7,14 @@ A task module (``robopg.envs.arms.<task>``, or any module of another package) de
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import mujoco
 import numpy as np
 
+from robopg.envs.actions import ACTIONS
 from robopg.envs.batched import ArmTask
 from robopg.errors import EnvError
 
@@ -40,6 +44,11 @@ class TaskSpec:
       a string because ``robopg.envs`` never imports torch.
     - ``parity``: how closely the device twin follows the batched engine (tested), if measured.
     - ``rank``: where ``robopg envs`` lists the task (then by name).
+    - ``actions``: the action interfaces the task offers (``robopg.envs.actions``), ``torque``
+      (the MJCF's own actuators) first; ``laws``: the import string (``module:function``) of
+      ``function(arm class, action, model or None) -> ArmTask`` building the task on another
+      interface, on its own model or a given one it checks (a string, so the table imports no
+      task's control laws until they are asked for).
     """
 
     name: str
@@ -51,10 +60,16 @@ class TaskSpec:
     device: str | None = None
     parity: Parity | None = None
     rank: int = 100
+    actions: tuple[str, ...] = ("torque",)
+    laws: str | None = None
 
     def __post_init__(self) -> None:
         if self.registers_gym and self.arm is None:
             raise ValueError(f"Task '{self.name}': registering with gymnasium needs an ArmTask.")
+        if self.actions[:1] != ("torque",) or not set(self.actions) <= set(ACTIONS):
+            raise ValueError(f"Task '{self.name}': actions must start with torque, of {ACTIONS}.")
+        if len(self.actions) > 1 and self.laws is None:
+            raise ValueError(f"Task '{self.name}': interfaces beside torque need laws.")
 
     @classmethod
     def of_arm(
@@ -67,9 +82,46 @@ class TaskSpec:
         device: str | None = None,
         parity: Parity | None = None,
         rank: int = 100,
+        actions: tuple[str, ...] = ("torque",),
+        laws: str | None = None,
     ) -> TaskSpec:
         """The spec of an ``ArmTask``, named by the class (so the name is written once)."""
-        return cls(arm.name, gym_id, description, arm, solved, registers_gym, device, parity, rank)
+        return cls(
+            arm.name,
+            gym_id,
+            description,
+            arm,
+            solved,
+            registers_gym,
+            device,
+            parity,
+            rank,
+            actions,
+            laws,
+        )
+
+    def check_action(self, action: str) -> None:
+        """One EnvError unless the task offers the action interface ``action``."""
+        if action not in self.actions:
+            raise EnvError(
+                f"Task '{self.name}' offers the action interfaces {', '.join(self.actions)}, "
+                f"not '{action}'; pass --action {self.actions[0]}."
+            )
+
+    def make_arm(self, action: str = "torque", model: mujoco.MjModel | None = None) -> ArmTask:
+        """The task's ``ArmTask`` with the interface ``action``, on ``model`` or a fresh model
+        of that interface: the MJCF's own for ``torque`` (``ArmTask.make``), else the one its
+        ``laws`` build (a given model is checked to be that one), with ``law`` set."""
+        arm = self.arm_task()
+        self.check_action(action)
+        if action == "torque":
+            return arm.make() if model is None else arm(model)
+        assert self.laws is not None  # __post_init__: interfaces beside torque have laws
+        module, _, name = self.laws.partition(":")
+        build: Callable[[type[ArmTask], str, mujoco.MjModel | None], ArmTask] = getattr(
+            importlib.import_module(module), name
+        )
+        return build(arm, action, model)
 
     @property
     def warp(self) -> bool:

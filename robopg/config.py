@@ -33,6 +33,9 @@ BASELINES = ("value", "mean", "none")
 DEVICES = ("auto", "cpu", "cuda")
 LR_SCHEDULES = ("constant", "linear")
 LIMITS = ("report", "abort")
+#: the action interfaces (``robopg.envs.actions.ACTIONS``, a test holds them equal; the task
+#: table, which says which task offers which, is checked when the engine is built)
+ACTIONS = ("torque", "joint", "cartesian")
 ACTIVATIONS = activations.NAMES  # the one table's names (robopg.algo.activations, no torch)
 
 
@@ -190,6 +193,13 @@ class TrainConfig:
         2.0,
         "With --limits abort: reward charged for the violating step and for each step the "
         "episode loses (above the worst per-step cost, so ending early never pays).",
+        TASK,
+    )
+    action: str = _f(
+        "torque",
+        "Action interface: torque (joint torques), joint (steps of a joint-position target "
+        "under a joint impedance law) or cartesian (flange steps, IK to that target); the Panda "
+        "tasks offer all three.",
         TASK,
     )
     num_threads: int = _f(0, "Threads for the batched engine (0: all cores).", ENGINE)
@@ -375,6 +385,14 @@ class TrainConfig:
             f"--limits must be one of {', '.join(LIMITS)}, got '{self.limits}'.",
         )
         need(self.limit_penalty >= 0, f"--limit-penalty must be ≥ 0, got {self.limit_penalty}.")
+        need(
+            self.action in ACTIONS,
+            f"--action must be one of {', '.join(ACTIONS)}, got '{self.action}'.",
+        )
+        need(
+            self.action == "torque" or self.engine != "gym",
+            f"--action {self.action} runs on the batched or warp engine; drop --engine gym.",
+        )
         need(self.num_threads >= 0, f"--num-threads must be ≥ 0, got {self.num_threads}.")
         need(self.eval_every >= 0, f"--eval-every must be ≥ 0, got {self.eval_every}.")
         need(self.eval_episodes >= 1, f"--eval-episodes must be ≥ 1, got {self.eval_episodes}.")

@@ -19,5 +19,7 @@ SPEC = TaskSpec.of_arm(
     "Franka Panda pushing a puck across a table to a random goal (contacts)",
     registers_gym=True,
     device="robopg.collect.warp.tasks:PandaPushDevice",
+    actions=("torque", "joint", "cartesian"),
+    laws="robopg.envs.franka_control:panda_task",
     rank=5,
 )

@@ -25,5 +25,7 @@ SPEC = TaskSpec.of_arm(
     registers_gym=True,
     device="robopg.collect.warp.tasks:PandaReachDevice",
     parity=Parity(episodes=1, obs=2e-2, reward=1e-3),
+    actions=("torque", "joint", "cartesian"),
+    laws="robopg.envs.franka_control:panda_task",
     rank=4,
 )

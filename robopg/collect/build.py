@@ -43,14 +43,18 @@ def make_engine(
     device: torch.device | str = "cpu",
     num_threads: int | None = None,
     log: Callable[[str], None] | None = None,
+    action: str = "torque",
 ) -> Engine:
-    """``num_envs`` copies of task ``name`` on ``engine``; warp runs on ``device``."""
+    """``num_envs`` copies of task ``name`` on ``engine`` with the action interface ``action``;
+    warp runs on ``device``."""
     if engine != "warp":
-        return make_vector_env(name, num_envs, engine=engine, num_threads=num_threads)
+        return make_vector_env(
+            name, num_envs, engine=engine, num_threads=num_threads, action=action
+        )
     spec = resolve_task(name)
     if spec.arm is None:
         raise EnvError(f"Task '{spec.name}' is gymnasium-only; --engine warp runs robopg's arms.")
-    return WarpArmEnv(spec.arm.make(), num_envs, device=device, log=log)
+    return WarpArmEnv(spec.make_arm(action), num_envs, device=device, log=log)
 
 
 def make_collector(

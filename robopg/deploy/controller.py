@@ -27,6 +27,7 @@ import numpy as np
 
 from robopg.algo.net_config import OBS_NORM_EPSILON, NetConfig
 from robopg.deploy.safety import FiniteGuard, SafetyLayer, safety_for_task
+from robopg.envs.actions import recorded_action
 from robopg.errors import CheckpointError
 from robopg.fast.mlp import MLP, normalize_obs
 from robopg.runs.format import read_checkpoint_file, read_obs_keys
@@ -120,6 +121,14 @@ class Controller:
     ``safety``: the deployment safety layer every action passes through (None: the bare
     policy); it keeps each arm's last command, so call ``reset()`` when episodes restart.
     ``obs_layout``: the key order of a Dict-observation policy (None: flat observations only).
+
+    ``action`` is the task's action interface the policy was trained on (its checkpoint's
+    config), which says what an action means (``robopg.envs.actions``): ``torque``, the
+    motor commands (a fraction of each joint's torque limit); ``joint``, the change of the
+    joint-position target this control step in units of its bound (q* += a ·
+    ``franka_control.VELOCITY_MARGIN`` · v_max · dt); ``cartesian``, the flange's displacement
+    along the base frame's x, y, z in units of ``franka_control.CARTESIAN_STEP`` metres. For
+    the last two the robot runs the joint impedance law below it (``attach()`` does in MuJoCo).
     """
 
     task: str
@@ -135,6 +144,7 @@ class Controller:
     stochastic: bool = False
     rng: np.random.Generator | None = None
     state_std: StateStd | None = None
+    action: str = "torque"
     safety: SafetyLayer | FiniteGuard | None = None
     obs_layout: ObsLayout | None = None
 
@@ -152,11 +162,18 @@ class Controller:
         ``safety``: wrap the policy in the task's safety layer; None (default) does so for the
         tasks that have one (the Panda tasks, whose limits are Franka's) and not elsewhere;
         True on another task gives the ``FiniteGuard`` (a non-finite observation → the zero
-        action), the part of the layer that needs no limits table."""
+        action), the part of the layer that needs no limits table. A policy of the ``joint`` or
+        ``cartesian`` interface gets the ``FiniteGuard`` (its zero action holds the joint
+        target): the torque clamp is the impedance actuators' force range, and the target's rate
+        bound keeps the joint speeds and the torque rate inside Franka's limits."""
         path = resolve_policy_path(path)
         tensors, meta = read_checkpoint_file(path, framework="numpy")
-        task = str(meta["task"])
-        layer = None if safety is False else safety_for_task(task, finite_only=bool(safety))
+        task, action = str(meta["task"]), recorded_action(meta)
+        layer: SafetyLayer | FiniteGuard | None = None
+        if safety is not False and action == "torque":
+            layer = safety_for_task(task, finite_only=bool(safety))
+        elif safety is not False:  # below a joint target the impedance law bounds the torque
+            layer = FiniteGuard()
         net = NetConfig.from_dict(meta.get("net"))
         obs_keys = read_obs_keys(meta, path)
         layout = None
@@ -188,6 +205,7 @@ class Controller:
             stochastic=stochastic,
             rng=np.random.default_rng(seed) if stochastic else None,
             state_std=state_std,
+            action=action,
             safety=layer,
             obs_layout=layout,
         )

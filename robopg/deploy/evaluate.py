@@ -30,7 +30,9 @@ class EvalResult:
     dimension over its steps, (episodes, obs_dim) / (episodes, act_dim); None when not kept.
     ``limits``: each episode's count of steps over the real arm's limits and its peak ratios
     (tasks with ``ArmTask.limits`` on the batched engine; None otherwise). ``safety``: the
-    deployment safety layer's intervention counts over all episodes, when it ran."""
+    deployment safety layer's intervention counts over all episodes, when it ran. ``action``:
+    the task's action interface the episodes ran on (its actions are torques only for
+    ``torque``)."""
 
     returns: list[float]
     lengths: list[int]
@@ -40,6 +42,7 @@ class EvalResult:
     peak_action: np.ndarray | None = None
     limits: LimitRecord | None = None
     safety: dict[str, int] | None = None
+    action: str = "torque"
 
     @property
     def mean(self) -> float:
@@ -105,6 +108,7 @@ def run_episodes(
     engine: str = "auto",
     max_parallel: int = 64,
     observer: EpisodeObserver | None = None,
+    action: str = "torque",
     on_chunk: Callable[[], None] | None = None,
 ) -> EvalResult:
     """Run exactly ``episodes`` episodes (one per env, in chunks) and collect their returns.
@@ -112,8 +116,9 @@ def run_episodes(
     Episode i of a call is always seeded ``seed + i``, so results are reproducible and
     independent of ``max_parallel``. This is the one episode loop: ``robopg eval`` scores with
     it and ``robopg render`` draws it through ``observer``, so both see the same episodes.
-    ``on_chunk`` is called before each chunk's first action (a stateful controller resets there:
-    every env of a chunk starts a new episode).
+    ``action`` is the task's action interface (a policy runs on the one it was trained on:
+    ``recorded_action``). ``on_chunk`` is called before each chunk's first action (a stateful
+    controller resets there: every env of a chunk starts a new episode).
     """
     returns: list[float] = []
     lengths: list[int] = []
@@ -122,7 +127,7 @@ def run_episodes(
     start = 0
     while start < episodes:
         n = min(max_parallel, episodes - start)
-        env = make_vector_env(task, n, engine=engine)
+        env = make_vector_env(task, n, engine=engine, action=action)
         if on_chunk is not None:
             on_chunk()
         try:
@@ -145,6 +150,7 @@ def run_episodes(
         peak_obs=np.concatenate(peak_obs),
         peak_action=np.concatenate(peak_act),
         limits=LimitRecord.concatenate(records) if records else None,
+        action=action,
     )
 
 
@@ -210,7 +216,10 @@ def task_report(task: str, result: EvalResult) -> list[str]:
     if spec is None or spec.arm is None or result.final_obs is None:
         return []
     assert result.peak_obs is not None and result.peak_action is not None
-    lines = spec.arm.eval_report(result.final_obs, result.peak_obs, result.peak_action)
+    peak_torque = result.peak_action  # |torque| / limit under the torque interface
+    if result.action != "torque" and result.limits is not None:
+        peak_torque = result.limits.peaks[:, 3]  # the impedance law's torque, from the monitor
+    lines = spec.arm.eval_report(result.final_obs, result.peak_obs, peak_torque)
     if result.limits is not None and spec.arm.limits is not None:
         lines += limit_report(result.limits)
     if result.safety is not None:
@@ -238,13 +247,15 @@ def evaluate_saved_policy(
     """
     from robopg.deploy.controller import Controller
     from robopg.envs import resolve_task
+    from robopg.envs.actions import recorded_action
     from robopg.runs.checkpoint import check_spaces, load_checkpoint
     from robopg.runs.run_dir import resolve_policy_path
 
     path = resolve_policy_path(source)
     meta = load_checkpoint(path).meta
     name = resolve_task(task).name if task else str(meta["task"])
-    probe = make_vector_env(name, 1, engine=engine)
+    action = recorded_action(meta)
+    probe = make_vector_env(name, 1, engine=engine, action=action)
     try:
         check_spaces(meta, name, probe.obs_dim, probe.act_dim, path)
     finally:
@@ -257,6 +268,7 @@ def evaluate_saved_policy(
         seed=seed,
         deterministic=not stochastic,
         engine=engine,
+        action=action,
         on_chunk=ctrl.reset,
     )
     if ctrl.safety is not None:

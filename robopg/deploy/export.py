@@ -4,7 +4,11 @@ The exported graph is the whole deterministic controller, the same function as
 ``Controller.act_batch``: raw observation → normalise with the saved running statistics (and
 clip to ±clip) → mean MLP → clip to the actuator range. Nothing else is needed to run it: no
 robopg, no normaliser file, no hand-written wrapper. Input ``obs`` is float32 (batch, obs_dim),
-output ``action`` is float32 (batch, act_dim); the batch size is dynamic.
+output ``action`` is float32 (batch, act_dim); the batch size is dynamic. What the action means
+depends on the task's action interface the policy was trained on (``robopg.envs.actions``): the
+file's metadata records it (``robopg.action``) with a sentence saying what to run below it
+(``robopg.action_meaning``): torques for ``torque``, else the change of a joint target or a
+flange step that the joint impedance law of ``robopg.envs.franka_control`` turns into torque.
 
 Formats, each with the one file extension it is written under:
 
@@ -39,6 +43,7 @@ from torch import nn
 
 from robopg import __version__
 from robopg.algo.policy import GaussianPolicy
+from robopg.envs.actions import ACTION_MEANINGS, recorded_action
 from robopg.errors import ConfigError
 from robopg.runs.checkpoint import atomic_write
 from robopg.runs.format import read_obs_keys
@@ -77,6 +82,7 @@ def load_deployed(source: str | Path) -> tuple[DeployedPolicy, dict[str, object]
     saved = load_policy(source)
     policy, meta, path = saved.policy, saved.meta, saved.path
     module = DeployedPolicy(policy, meta["action_low"], meta["action_high"]).eval()
+    action = recorded_action(meta)
     info: dict[str, object] = {
         "task": meta["task"],
         "gym_id": meta.get("gym_id"),
@@ -86,6 +92,8 @@ def load_deployed(source: str | Path) -> tuple[DeployedPolicy, dict[str, object]
         "robopg_version": __version__,
         "source": str(path),
         "io": "obs float32 (batch, obs_dim) -> action float32 (batch, act_dim), clipped",
+        "action": action,
+        "action_meaning": ACTION_MEANINGS[action],
     }
     obs_keys = read_obs_keys(meta, path)
     if obs_keys is not None:

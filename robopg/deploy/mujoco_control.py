@@ -21,6 +21,13 @@ backwards) the fresh positions are used, as the env's ``reset`` calls ``mj_forwa
 callback counts its invocations to know when an action is due, so call ``mj_forward`` yourself
 only right after a reset.
 
+A policy trained on another action interface than ``torque`` (``Controller.action``) drives the
+model of that interface, ``task_model(task, action)``, whose actuators run the joint impedance
+law at every physics step: at each control step the callback turns the action into the next
+joint target with the task's own ``ActionLaw.command`` (from the positions and joint frames the
+env saw, kept as the body positions are) and holds it in ``data.ctrl``; ``data.ctrl`` and
+``data.act`` are the law's state.
+
 A controller with a safety layer (the Panda tasks' default) keeps each arm's last command; the
 callback calls the controller's ``reset()`` (when it has one) at every reset it sees, so an
 attached controller acts exactly as it does on the env's episode from its start.
@@ -46,8 +53,10 @@ from robopg.errors import EnvError
 class ActsOnTask(Protocol):
     """What the callback needs of a policy: ``robopg.deploy.controller.Controller`` is one.
 
-    A Protocol rather than the Controller class, so this module never imports the controller
-    (which imports it back for ``Controller.attach``): no import cycle.
+    An ``action`` attribute (the interface it was trained on, ``robopg.envs.actions``) is read
+    when present, else ``torque``. A Protocol rather than the Controller class, so this module
+    never imports the controller (which imports it back for ``Controller.attach``): no import
+    cycle.
     """
 
     @property
@@ -76,39 +85,46 @@ def arm_class(task: str) -> type[ArmTask]:
     return cls
 
 
-def task_model(task: str) -> tuple[Any, Any]:
-    """A fresh (MjModel, MjData) of a task's MJCF, the model the shipped policies control.
+def task_model(task: str, action: str = "torque") -> tuple[Any, Any]:
+    """A fresh (MjModel, MjData) of a task's MJCF, the model the shipped policies control, or
+    of its action interface ``action`` (the impedance actuators of ``joint`` and ``cartesian``).
 
     The data is at the model's home pose; ``reset_data`` puts it where an env reset would.
     """
-    model = arm_class(task).load_model()
+    arm_class(task)
+    model = TASKS[task].make_arm(action).model
     data = mujoco.MjData(model)
     mujoco.mj_forward(model, data)
     return model, data
 
 
-def reset_data(task: str, model: Any, data: Any, seed: int) -> np.ndarray:
+def reset_data(task: str, model: Any, data: Any, seed: int, action: str = "torque") -> np.ndarray:
     """Put ``data`` in the state the task's env starts from after ``env.reset(seed=seed)``.
 
     Returns that (obs_dim,) first observation. Same generator, same draws, same
-    ``mj_resetData`` + ``mj_forward`` as the env (``ArmTask.reset_data``), so a policy attached
+    ``mj_resetData`` + ``mj_forward`` as the env (``ArmTask.reset_data``; with an ``action``
+    interface's law, its target and filter start at the arm's angles), so a policy attached
     afterwards retraces the env's episode under plain ``mj_step``.
     """
-    return arm_class(task)(model).reset_data(data, make_rng(seed))
+    arm_class(task)
+    return TASKS[task].make_arm(action, model).reset_data(data, make_rng(seed))
 
 
 class Attachment:
     """An installed control callback; ``detach()`` removes it. Also a context manager."""
 
     def __init__(self, controller: ActsOnTask, model: Any, data: Any) -> None:
-        cls = arm_class(controller.task)
-        if model.nu != controller.act_dim:
+        arm_class(controller.task)
+        action = getattr(controller, "action", "torque")
+        if action == "torque" and model.nu != controller.act_dim:
             raise EnvError(
                 f"The model has {model.nu} actuators but the '{controller.task}' policy outputs "
                 f"{controller.act_dim} actions; pass the task's own model."
             )
         self.controller = controller
-        self.arm = cls(model)  # the task's own observation code, on the caller's model
+        # the task's own observation code and action law, on the caller's model (checked)
+        self.arm = TASKS[controller.task].make_arm(action, model)
+        self.law = self.arm.law
         self.model = model
         self.data = data
         # mj_step calls the callback once per physics step, or 4 times with the RK4 integrator
@@ -119,6 +135,7 @@ class Attachment:
         self._calls = 0
         self._last_time: float | None = None
         self._prev_xpos: np.ndarray | None = None  # (nbody, 3) at the previous invocation
+        self._prev_frames: tuple[np.ndarray, np.ndarray] | None = None  # xanchor, xaxis
         self._action = np.zeros(model.nu)
         self._reset_controller = getattr(controller, "reset", None)  # optional: safety state
         mujoco.set_mjcb_control(self._callback)
@@ -131,16 +148,34 @@ class Attachment:
 
     def _callback(self, model: Any, data: Any) -> None:
         if self._last_time is None or data.time < self._last_time:  # first call or a reset
-            self._calls, self._prev_xpos = 0, None
+            self._calls, self._prev_xpos, self._prev_frames = 0, None, None
             if self._reset_controller is not None:
                 self._reset_controller()
         if self._calls % self._period == 0:
             action = self.controller.act(self.observation(data, self._prev_xpos))
             self._action = np.asarray(action, dtype=self._action_dtype)
+            if self.law is not None:  # the action moves the joint target, held in ctrl
+                self._action = self._target(data, self._action)
         self._calls += 1
         self._last_time = data.time
         self._prev_xpos = np.array(data.xpos)
+        if self.law is not None:
+            self._prev_frames = (np.array(data.xanchor), np.array(data.xaxis))
         data.ctrl[:] = self._action
+
+    def _target(self, data: Any, action: np.ndarray) -> np.ndarray:
+        """The law's next (nu,) ctrl from the (act_dim,) action, with the frames the env saw."""
+        assert self.law is not None
+        xpos = np.array(data.xpos) if self._prev_xpos is None else self._prev_xpos
+        anchor, axis = self._prev_frames or (np.array(data.xanchor), np.array(data.xaxis))
+        return self.law.command(
+            action[None],
+            np.array(data.ctrl)[None],
+            data.qpos[None],
+            xpos[None],
+            anchor[None],
+            axis[None],
+        )[0]
 
     def detach(self) -> None:
         """Remove the control callback (MuJoCo then leaves ``data.ctrl`` as it is)."""

@@ -67,6 +67,7 @@ def render_rollouts(
     settings: RenderSettings | None = None,
     label: str = "deterministic (mean action)",
     engine: str = "auto",
+    action: str = "torque",
 ) -> RenderResult:
     """Run ``episodes`` episodes of ``task`` under ``act`` and write them to ``out``.
 
@@ -93,6 +94,7 @@ def render_rollouts(
             engine=engine,
             max_parallel=episodes if settings.grid else 1,  # sequence: frames in episode order
             observer=recorder,
+            action=action,
         )
         recorder.finish()
     except BaseException:
@@ -168,18 +170,27 @@ def render_policy(
         resolve_policy_path(source), stochastic=stochastic, seed=seed, safety=False
     )
     label = "stochastic (sampled)" if stochastic else "deterministic (mean action)"
-    return render_rollouts(ctrl.task, ctrl.act_batch, out, episodes, seed, settings, label)
+    return render_rollouts(
+        ctrl.task, ctrl.act_batch, out, episodes, seed, settings, label, action=ctrl.action
+    )
 
 
 def record_training_video(
-    task: str, policy: GaussianPolicy, device: torch.device, out: Path, seed: int
+    task: str,
+    policy: GaussianPolicy,
+    device: torch.device,
+    out: Path,
+    seed: int,
+    action: str = "torque",
 ) -> RenderResult:
     """One deterministic 256×256 episode of the live policy, for ``train --video-every``."""
     from robopg.algo.acting import policy_act_fn
     from robopg.envs import make_vector_env
 
-    probe = make_vector_env(task, 1)
+    probe = make_vector_env(task, 1, action=action)
     low, high = probe.action_low, probe.action_high
     probe.close()
     act = policy_act_fn(policy, device, low, high, deterministic=True)
-    return render_rollouts(task, act, out, episodes=1, seed=seed, settings=TRAINING_VIDEO)
+    return render_rollouts(
+        task, act, out, episodes=1, seed=seed, settings=TRAINING_VIDEO, action=action
+    )

@@ -147,6 +147,7 @@ class Trainer:
             device=self.device,
             num_threads=cfg.num_threads or None,
             log=self._status if self.dist.is_main else None,
+            action=cfg.action,
         )
         if cfg.limits == "abort":
             abort_on_limits(self.env, cfg.limit_penalty, self.task.name)
@@ -419,6 +420,7 @@ class Trainer:
             seed=self.cfg.seed + EVAL_SEED_OFFSET,
             deterministic=deterministic,
             engine=host_engine(self.cfg.engine),
+            action=self.cfg.action,
         )
 
     def _record_video(self) -> None:
@@ -429,7 +431,9 @@ class Trainer:
 
         path = self.run.video_path(self.update_idx)
         seed = self.cfg.seed + EVAL_SEED_OFFSET
-        record_training_video(self.cfg.env, self.policy, self.device, path, seed)
+        record_training_video(
+            self.cfg.env, self.policy, self.device, path, seed, action=self.cfg.action
+        )
 
     # ------------------------------------------------------------------ files
     def _open_run_dir(self, cleanup: ExitStack) -> MetricsWriter | None:

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from robopg.collect.warp.actions import device_law
 from robopg.collect.warp.install import require_warp
 from robopg.collect.warp.tasks import device_task
 from robopg.envs.batched import ArmTask, skip_impossible_collisions
@@ -103,6 +104,11 @@ class WarpArmEnv:
         ranges = model.actuator_ctrlrange.astype(np.float32).astype(np.float64)
         self.action_low = ranges[:, 0].copy()
         self.action_high = ranges[:, 1].copy()
+        # the action interface's law (None: the action is ctrl), as the batched engine runs it
+        self._law = None if arm.law is None else device_law(arm.law, self.device)
+        if arm.law is not None:
+            self.act_dim = arm.law.action_dim
+            self.action_low, self.action_high = arm.law.action_low, arm.law.action_high
         self.max_episode_steps = arm.max_episode_steps
         self.dt = float(model.opt.timestep * arm.frame_skip)
         con, efc = self.CONTACT_BUFFERS.get(arm.name, (None, None))
@@ -118,6 +124,10 @@ class WarpArmEnv:
         self._ctrl = wp.to_torch(d.ctrl)
         self._xpos = wp.to_torch(d.xpos)
         self._mocap = wp.to_torch(d.mocap_pos) if model.nmocap else None
+        if self._law is not None:  # the law's state (act) and the frames it reads
+            self._act = wp.to_torch(d.act)
+            self._xanchor = wp.to_torch(d.xanchor)
+            self._xaxis = wp.to_torch(d.xaxis)
         self._overflow = wp.to_torch(d.overflow)
         self._mask = wp.to_torch(self._reset_mask)
         if self.dtask.needs_kinematics:  # a scratch copy of the worlds for reset-time FK
@@ -163,7 +173,13 @@ class WarpArmEnv:
                 f"(num_envs, action_dim), got {tuple(actions.shape)}."
             )
         acts = actions.to(device=self.device, dtype=torch.float32)
-        self._ctrl.copy_(acts)
+        if self._law is None:
+            self._ctrl.copy_(acts)
+        else:
+            ctrl = self._law.command(
+                acts, self._ctrl, self._qpos, self._xpos, self._xanchor, self._xaxis
+            )
+            self._ctrl.copy_(ctrl)
         self.simulate()
         self._seen_overflow |= self._overflow
         obs = self.dtask.observe(self._qpos, self._qvel, self._xpos)
@@ -213,6 +229,10 @@ class WarpArmEnv:
         self._qvel.copy_(torch.as_tensor(qvel, dtype=torch.float32))
         if mocap is not None and self._mocap is not None:
             self._mocap.copy_(torch.as_tensor(mocap, dtype=torch.float32))
+        if self._law is not None:
+            start = self._law.reset_ctrl(self._qpos)
+            self._ctrl.copy_(start)
+            self._act.copy_(start)
         self._elapsed.zero_()
         self._lockstep = 0
         self._warp("kinematics", self._kinematics_of_worlds)
@@ -270,6 +290,10 @@ class WarpArmEnv:
         self._qvel.copy_(torch.where(m, draw.qvel, self._qvel))
         if draw.mocap is not None and self._mocap is not None:
             self._mocap.copy_(torch.where(mask[:, None, None], draw.mocap, self._mocap))
+        if self._law is not None:  # the target (and its filter) start where the arm is
+            start = self._law.reset_ctrl(self._qpos)
+            self._ctrl.copy_(torch.where(m, start, self._ctrl))
+            self._act.copy_(torch.where(m, start, self._act))
         self._elapsed.masked_fill_(mask, 0)
         self._warp("kinematics", self._kinematics_of_worlds)
 
