@@ -49,7 +49,7 @@ def torch_backend(reason: str) -> Backend:
 
 
 def numpy_backend(reason: str) -> Backend:
-    """The numpy sampler, policy step and value fit (one CPU process; see ``why_not_numpy``)."""
+    """The numpy sampler, policy step and value fit (one CPU process; see ``pick_backend``)."""
     return Backend(
         "numpy", reason, _numpy_sampler, numpy_policy_step.policy_step, numpy_value_fit.fit_value
     )
