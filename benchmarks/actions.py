@@ -53,29 +53,20 @@ def random_action_peaks(task: str, action: str, kind: str, seeds: int) -> tuple[
     """Peak torque rate and peak |q̇| / limit over ``seeds`` episodes of ``kind`` actions:
     ``bang`` (±1 per axis per step) or ``smooth`` (full-scale sinusoids)."""
     arm = TASKS[task].make_arm(action)
-    model, data = arm.model, mujoco.MjData(arm.model)
-    act_dim = model.nu if arm.law is None else arm.law.action_dim
+    data = mujoco.MjData(arm.model)
+    act_dim = arm.model.nu if arm.law is None else arm.law.action_dim
     rate = speed = 0.0
     for seed in range(seeds):
         arm.reset_data(data, np.random.default_rng(seed))
         rng = np.random.default_rng(seed + 100)
         phase = rng.uniform(0, 2 * np.pi, act_dim)
-        prev = data.qfrc_actuator[:7].copy()
-        for t in range(arm.max_episode_steps):
-            bang = kind == "bang"
-            a = rng.choice([-1.0, 1.0], act_dim) if bang else np.sin(0.15 * t + phase)
-            a = a.astype(np.float32)[None]
-            if arm.law is None:
-                data.ctrl[:] = a[0]
-            else:
-                frames = (data.xpos[None], data.xanchor[None], data.xaxis[None])
-                data.ctrl[:] = arm.law.command(a, data.ctrl[None], data.qpos[None], *frames)[0]
-            for _ in range(arm.frame_skip):
-                mujoco.mj_step(model, data)
-                force = data.qfrc_actuator[:7].copy()
-                rate = max(rate, float(np.abs(force - prev).max()) / model.opt.timestep)
-                speed = max(speed, float((np.abs(data.qvel[:7]) / VELOCITY_LIMITS).max()))
-                prev = force
+        steps = range(arm.max_episode_steps)
+        if kind == "bang":
+            actions = (rng.choice([-1.0, 1.0], act_dim).astype(np.float32) for _ in steps)
+        else:
+            actions = (np.sin(0.15 * t + phase).astype(np.float32) for t in steps)
+        episode_rate, episode_speed = franka_control.substep_peaks(arm, data, actions)
+        rate, speed = max(rate, episode_rate), max(speed, episode_speed)
     return rate, speed
 
 

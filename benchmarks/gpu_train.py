@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from gpu import write_json
 from learn import first_reach
 from rich.console import Console
 from rich.table import Table
@@ -99,15 +99,6 @@ def crossing(trace: Trace, threshold: float) -> dict[str, float] | None:
 def finite(x: float) -> float | None:
     """JSON has no infinity: an unlimited budget is written as null."""
     return None if x == float("inf") else x
-
-
-def write_json(path: str | None, doc: dict[str, Any]) -> None:
-    """Rewrite ``path`` atomically (temp file + rename)."""
-    if path is None:
-        return
-    tmp = Path(path).with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc, indent=1))
-    os.replace(tmp, path)
 
 
 def main() -> None:

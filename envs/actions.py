@@ -15,7 +15,7 @@ Which tasks offer which interfaces is their ``TaskSpec``'s (``actions``, ``laws`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import mujoco
@@ -40,6 +40,14 @@ ACTION_MEANINGS = {
         "damped least squares (CartesianLaw), then the joint impedance law as for joint"
     ),
 }
+
+
+#: ``ActionLaw.command``: the next (k, nu) ``ctrl`` from, in this order, the (k, action_dim)
+#: float32 actions, the current target ``ctrl`` (k, nu), angles (k, nq), body positions
+#: (k, nbody, 3) and joint anchors and axes (k, njnt, 3)
+Command = Callable[
+    [np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray
+]
 
 
 class ActionLaw(Protocol):
@@ -69,18 +77,9 @@ class ActionLaw(Protocol):
         the target is where the arm is, so a zero action holds it there."""
         ...
 
-    def command(
-        self,
-        actions: np.ndarray,
-        ctrl: np.ndarray,
-        qpos: np.ndarray,
-        xpos: np.ndarray,
-        xanchor: np.ndarray,
-        xaxis: np.ndarray,
-    ) -> np.ndarray:
-        """The next (k, nu) ``ctrl`` from the (k, action_dim) float32 actions, the current target
-        ``ctrl`` (k, nu), angles (k, nq), body positions (k, nbody, 3) and joint anchors and
-        axes (k, njnt, 3)."""
+    @property
+    def command(self) -> Command:
+        """The law's step, a ``Command``: a method of the law with that signature."""
         ...
 
     def check_model(self, model: mujoco.MjModel) -> None:

@@ -37,6 +37,7 @@ past the 1000 N·m/s torque-rate limit; half K and a 50 ms filter keep it under 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import mujoco
@@ -45,6 +46,10 @@ import numpy as np
 from robopg.envs.batched import ArmTask
 from robopg.envs.panda import PANDA_HOME, VELOCITY_LIMITS
 from robopg.errors import EnvError
+
+#: the joint frames an ``ActionLaw.command`` is given, as a law's ``joint_step`` takes them: body
+#: positions (k, nbody, 3), joint anchors and joint axes (k, njnt, 3)
+Frames = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 #: the arm's degrees of freedom: the first 7 joints, DoFs and actuators of both Panda models
 ARM = 7
@@ -160,14 +165,7 @@ class JointTargetLaw:
     def reset_ctrl(self, qpos: np.ndarray) -> np.ndarray:
         return np.array(qpos[:, :ARM], dtype=np.float64)
 
-    def joint_step(
-        self,
-        actions: np.ndarray,
-        ctrl: np.ndarray,
-        xpos: np.ndarray,
-        xanchor: np.ndarray,
-        xaxis: np.ndarray,
-    ) -> np.ndarray:
+    def joint_step(self, actions: np.ndarray, ctrl: np.ndarray, frames: Frames) -> np.ndarray:
         """(k, 7) change of the target asked for by the (k, action_dim) actions (clipped to ±1),
         from the current target ``ctrl`` (k, 7) and the frames ``command`` is given."""
         return np.clip(actions.astype(np.float64), -1.0, 1.0) * self.step_bound
@@ -181,7 +179,7 @@ class JointTargetLaw:
         xanchor: np.ndarray,
         xaxis: np.ndarray,
     ) -> np.ndarray:
-        step = self.joint_step(actions, ctrl, xpos, xanchor, xaxis)
+        step = self.joint_step(actions, ctrl, (xpos, xanchor, xaxis))
         return np.clip(ctrl + step, self.low, self.high)
 
     def check_model(self, model: mujoco.MjModel) -> None:
@@ -210,14 +208,8 @@ class CartesianLaw(JointTargetLaw):
         super().__init__(model, dt)
         self.flange = flange  # body id of the flange ("fingertip")
 
-    def joint_step(
-        self,
-        actions: np.ndarray,
-        ctrl: np.ndarray,
-        xpos: np.ndarray,
-        xanchor: np.ndarray,
-        xaxis: np.ndarray,
-    ) -> np.ndarray:
+    def joint_step(self, actions: np.ndarray, ctrl: np.ndarray, frames: Frames) -> np.ndarray:
+        xpos, xanchor, xaxis = frames
         dx = np.clip(actions.astype(np.float64), -1.0, 1.0) * CARTESIAN_STEP
         jac = flange_jacobian(xpos[:, self.flange], xanchor[:, :ARM], xaxis[:, :ARM])
         dq = least_squares_step(jac, dx, POSTURE_GAIN * (PANDA_HOME - ctrl))
@@ -241,6 +233,32 @@ def panda_task(arm: type[ArmTask], action: str, model: mujoco.MjModel | None = N
     law.check_model(task.model)
     task.law = law
     return task
+
+
+def substep_peaks(
+    arm: ArmTask, data: mujoco.MjData, actions: Iterable[np.ndarray]
+) -> tuple[float, float]:
+    """Peak torque rate (N·m/s, between physics substeps) and peak |q̇| / Franka's velocity limit
+    of ``arm`` run in plain MuJoCo from ``data``'s state, one (action_dim,) float32 action per
+    control step: through ``arm.law`` as the engine runs it, or as ``ctrl`` under torque. What a
+    law's gains are judged by (``benchmarks/actions.py``, the rate-bound tests): the engine's
+    limit monitor reads control steps, the robot every millisecond."""
+    model = arm.model
+    prev = data.qfrc_actuator[:ARM].copy()
+    rate = speed = 0.0
+    for a in actions:
+        if arm.law is None:
+            data.ctrl[:] = a
+        else:
+            frames = (data.xpos[None], data.xanchor[None], data.xaxis[None])
+            data.ctrl[:] = arm.law.command(a[None], data.ctrl[None], data.qpos[None], *frames)[0]
+        for _ in range(arm.frame_skip):
+            mujoco.mj_step(model, data)
+            force = data.qfrc_actuator[:ARM].copy()
+            rate = max(rate, float(np.abs(force - prev).max()) / model.opt.timestep)
+            speed = max(speed, float((np.abs(data.qvel[:ARM]) / VELOCITY_LIMITS).max()))
+            prev = force
+    return rate, speed
 
 
 def osc_action(

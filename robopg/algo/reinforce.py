@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import torch
-from torch import nn
+from torch import Tensor, nn
+from torch.optim import Optimizer
 
 from robopg.algo.batch import Rollout
 from robopg.algo.distributed import DistContext
@@ -40,22 +41,14 @@ class UpdateSettings:
     value_lam: float | None = None  # λ of the value targets (None: lam)
 
 
-class PolicyStep(Protocol):
-    """One policy-gradient step: (policy, optimizer, raw obs (B, obs_dim), normalised obs,
-    unclipped actions (B, act_dim), advantages (B,), settings, ranks) → diagnostics as scalar
-    tensors. ``torch_policy_step`` is the reference; ``robopg.fast.policy_step`` the numpy one."""
-
-    def __call__(
-        self,
-        policy: GaussianPolicy,
-        policy_opt: torch.optim.Optimizer,
-        obs: torch.Tensor,
-        norm_obs: torch.Tensor,
-        actions: torch.Tensor,
-        adv_flat: torch.Tensor,
-        s: UpdateSettings,
-        dist: DistContext,
-    ) -> dict[str, torch.Tensor]: ...
+#: One policy-gradient step, typed as it is called: ``torch_policy_step``'s positional arguments
+#: (policy, optimizer, raw obs (B, obs_dim), normalised obs, unclipped actions (B, act_dim),
+#: advantages (B,), settings, ranks) → diagnostics as scalar tensors. ``torch_policy_step`` is
+#: the reference; ``robopg.fast.policy_step`` the numpy one.
+PolicyStep = Callable[
+    [GaussianPolicy, Optimizer, Tensor, Tensor, Tensor, Tensor, UpdateSettings, DistContext],
+    dict[str, Tensor],
+]
 
 
 class ValueFit(Protocol):

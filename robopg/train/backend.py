@@ -49,36 +49,10 @@ def torch_backend(reason: str) -> Backend:
 
 
 def numpy_backend(reason: str) -> Backend:
-    """The numpy sampler, policy step and value fit (one CPU process; see ``why_not_numpy``)."""
+    """The numpy sampler, policy step and value fit (one CPU process; see ``pick_backend``)."""
     return Backend(
         "numpy", reason, _numpy_sampler, numpy_policy_step.policy_step, numpy_value_fit.fit_value
     )
-
-
-def why_not_numpy(
-    policy: GaussianPolicy,
-    policy_opt: torch.optim.Optimizer | None,
-    value_net: ValueNet | None,
-    value_opt: torch.optim.Optimizer | None,
-    device: torch.device,
-    dist: DistContext,
-) -> str | None:
-    """None when the numpy path covers this run, else the reason it does not (one phrase)."""
-    if device.type != "cpu":
-        return f"the run is on {device.type}"
-    if dist.active:
-        return "torchrun averages gradients across processes"
-    if policy.state_std:
-        return "--std state (the numpy step covers a free log σ)"
-    if not numpy_sampler.usable(policy) or (
-        policy_opt is not None and not numpy_policy_step.usable(policy, policy_opt)
-    ):
-        return "the policy net or optimizer is not a plain float32 MLP with plain Adam"
-    if value_net is not None and (
-        value_opt is None or not numpy_value_fit.usable(value_net.net, value_opt)
-    ):
-        return "the value net or optimizer is not a plain float32 MLP with plain Adam"
-    return None
 
 
 def pick_backend(
@@ -92,7 +66,22 @@ def pick_backend(
     """numpy where it covers the whole run (CPU, one process, a free log σ, plain MLPs and Adam),
     else torch; the ``reason`` says why. Without optimizers (a study that only samples and fits
     fresh value nets with plain Adam) the policy's own shape decides."""
-    why = why_not_numpy(policy, policy_opt, value_net, value_opt, device, dist)
-    if why is None:
-        return numpy_backend("CPU, one process, plain MLPs: the fast path covers the run")
-    return torch_backend(why)
+    if device.type != "cpu":
+        return torch_backend(f"the run is on {device.type}")
+    if dist.active:
+        return torch_backend("torchrun averages gradients across processes")
+    if policy.state_std:
+        return torch_backend("--std state (the numpy step covers a free log σ)")
+    if not numpy_sampler.usable(policy) or (
+        policy_opt is not None and not numpy_policy_step.usable(policy, policy_opt)
+    ):
+        return torch_backend(
+            "the policy net or optimizer is not a plain float32 MLP with plain Adam"
+        )
+    if value_net is not None and (
+        value_opt is None or not numpy_value_fit.usable(value_net.net, value_opt)
+    ):
+        return torch_backend(
+            "the value net or optimizer is not a plain float32 MLP with plain Adam"
+        )
+    return numpy_backend("CPU, one process, plain MLPs: the fast path covers the run")

@@ -7,11 +7,12 @@ from pathlib import Path
 import mujoco
 import numpy as np
 import pytest
+from trajectories import attach_trajectory
 
 from robopg import config
 from robopg.config import TrainConfig
 from robopg.deploy.controller import Controller
-from robopg.deploy.mujoco_control import reset_data, task_model
+from robopg.deploy.mujoco_control import task_model
 from robopg.deploy.safety import FiniteGuard
 from robopg.envs import make_vector_env
 from robopg.envs.actions import ACTIONS
@@ -22,6 +23,7 @@ from robopg.envs.franka_control import (
     VELOCITY_MARGIN,
     filter_target,
     impedance_torque,
+    substep_peaks,
 )
 from robopg.envs.panda import PANDA_HOME, VELOCITY_LIMITS
 from robopg.envs.tasks import TASKS
@@ -101,23 +103,13 @@ def _substep_peaks(action: str, task: str, seed: int, steps: int) -> tuple[float
     """Peak torque rate (N·m/s, over physics substeps) and peak |q̇| / Franka's limit under
     independent full-scale random actions (±1 on every axis, a fresh sign each step)."""
     arm = TASKS[task].make_arm(action)
-    model, data = arm.model, mujoco.MjData(arm.model)
+    data = mujoco.MjData(arm.model)
     assert arm.law is not None
     arm.reset_data(data, np.random.default_rng(seed))
     rng = np.random.default_rng(seed + 100)
-    prev = data.qfrc_actuator[:7].copy()
-    rate = speed = 0.0
-    for _ in range(steps):
-        a = rng.choice([-1.0, 1.0], (1, arm.law.action_dim)).astype(np.float32)
-        frames = (data.xpos[None], data.xanchor[None], data.xaxis[None])
-        data.ctrl[:] = arm.law.command(a, data.ctrl[None], data.qpos[None], *frames)[0]
-        for _ in range(arm.frame_skip):
-            mujoco.mj_step(model, data)
-            force = data.qfrc_actuator[:7].copy()
-            rate = max(rate, float(np.abs(force - prev).max()) / model.opt.timestep)
-            speed = max(speed, float((np.abs(data.qvel[:7]) / VELOCITY_LIMITS).max()))
-            prev = force
-    return rate, speed
+    dim = arm.law.action_dim
+    actions = (rng.choice([-1.0, 1.0], dim).astype(np.float32) for _ in range(steps))
+    return substep_peaks(arm, data, actions)
 
 
 @pytest.mark.parametrize("action", ["joint", "cartesian"])
@@ -202,15 +194,8 @@ def test_attach_retraces_the_engine_bit_for_bit(action, task, steps):
     for _ in range(steps):
         obs = env.step(ctrl.act_batch(obs)).obs
         expected.append(env.get_data(0).qpos.copy())
-    model, data = task_model(task, action)
-    reset_data(task, model, data, 3, action)
-    got = [data.qpos.copy()]
-    with ctrl.attach(model, data):
-        for _ in range(steps):
-            for _ in range(4):
-                mujoco.mj_step(model, data)
-            got.append(data.qpos.copy())
-    np.testing.assert_array_equal(np.array(got), np.array(expected))
+    got = attach_trajectory(ctrl, task, 3, steps, action=action)
+    np.testing.assert_array_equal(got, np.array(expected))
     assert np.abs(expected[-1][:7] - expected[0][:7]).max() > 0.05  # the arm really moved
 
 

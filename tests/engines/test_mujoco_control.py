@@ -6,37 +6,10 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 import pytest
+from trajectories import attach_trajectory, env_trajectory
 
 from robopg.deploy.controller import Controller
 from robopg.errors import EnvError
-
-
-def _env_trajectory(ctrl: Controller, gym_id: str, seed: int, steps: int) -> list[np.ndarray]:
-    env = gym.make(gym_id)
-    obs, _ = env.reset(seed=seed)
-    qpos = [env.unwrapped.data.qpos.copy()]  # type: ignore[attr-defined]
-    for _ in range(steps):
-        obs, *_ = env.step(ctrl.act(obs))
-        qpos.append(env.unwrapped.data.qpos.copy())  # type: ignore[attr-defined]
-    env.close()
-    return qpos
-
-
-def _callback_trajectory(
-    ctrl: Controller, task: str, seed: int, steps: int, frame_skip: int
-) -> list[np.ndarray]:
-    """The env's reset state (by reset_data), then nothing but mj_step with the callback."""
-    from robopg.deploy.mujoco_control import reset_data, task_model
-
-    model, data = task_model(task)
-    reset_data(task, model, data, seed)
-    qpos = [data.qpos.copy()]
-    with ctrl.attach(model, data):
-        for _ in range(steps):
-            for _ in range(frame_skip):
-                mujoco.mj_step(model, data)
-            qpos.append(data.qpos.copy())
-    return qpos
 
 
 @pytest.mark.parametrize(
@@ -54,9 +27,9 @@ def test_mj_step_with_callback_matches_env(
     tiny_run: Path, source: str, task: str, gym_id: str, frame_skip: int, steps: int
 ) -> None:
     ctrl = Controller.load(tiny_run if source == "tiny" else source, safety=False)
-    expected = _env_trajectory(ctrl, gym_id, seed=3, steps=steps)
-    got = _callback_trajectory(ctrl, task, seed=3, steps=steps, frame_skip=frame_skip)
-    np.testing.assert_array_equal(np.array(got), np.array(expected))
+    expected = env_trajectory(ctrl, gym_id, seed=3, steps=steps)
+    got = attach_trajectory(ctrl, task, seed=3, steps=steps, frame_skip=frame_skip)
+    np.testing.assert_array_equal(got, expected)
     assert np.abs(expected[-1] - expected[0]).max() > 0.05  # the arm really moved
 
 

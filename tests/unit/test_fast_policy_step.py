@@ -76,18 +76,9 @@ def test_a_non_finite_step_is_refused_and_changes_nothing() -> None:
     before = copy.deepcopy(policy.state_dict())
     bad = batch(0)
     bad.actions[3, 2, 1] = float("nan")
+    step, gen = numpy_policy_step.policy_step, torch.Generator()
     with pytest.raises(TrainingDiverged, match="the policy loss became NaN/Inf"):
-        update(
-            bad,
-            policy,
-            value,
-            popt,
-            vopt,
-            SETTINGS,
-            DistContext(),
-            torch.Generator(),
-            policy_step=numpy_policy_step.policy_step,
-        )
+        update(bad, policy, value, popt, vopt, SETTINGS, DistContext(), gen, policy_step=step)
     for name, tensor in policy.state_dict().items():
         assert torch.equal(tensor, before[name]), name
     assert not popt.state  # Adam never stepped

@@ -4,9 +4,9 @@ off = today's controller, and attach() with it on."""
 import dataclasses
 from pathlib import Path
 
-import mujoco
 import numpy as np
 import pytest
+from trajectories import attach_trajectory, env_trajectory
 
 from robopg.deploy.controller import Controller
 from robopg.deploy.safety import FiniteGuard, SafetyLayer, safety_for_task
@@ -167,33 +167,6 @@ def test_joint_state_reads_angles_past_pi() -> None:
     got, _ = safe.joint_state(obs)
     np.testing.assert_allclose(got[0], q, atol=1e-12)
     assert not safe.check(obs).any()
-
-
-def attach_trajectory(ctrl: Controller, task: str, seed: int, steps: int) -> np.ndarray:
-    from robopg.deploy.mujoco_control import reset_data, task_model
-
-    model, data = task_model(task)
-    reset_data(task, model, data, seed)
-    qpos = [data.qpos.copy()]
-    with ctrl.attach(model, data):
-        for _ in range(steps):
-            for _ in range(4):
-                mujoco.mj_step(model, data)
-            qpos.append(data.qpos.copy())
-    return np.array(qpos)
-
-
-def env_trajectory(ctrl: Controller, gym_id: str, seed: int, steps: int) -> np.ndarray:
-    import gymnasium as gym
-
-    env = gym.make(gym_id)
-    obs, _ = env.reset(seed=seed)
-    qpos = [env.unwrapped.data.qpos.copy()]  # type: ignore[attr-defined]
-    for _ in range(steps):
-        obs, *_ = env.step(ctrl.act(obs))
-        qpos.append(env.unwrapped.data.qpos.copy())  # type: ignore[attr-defined]
-    env.close()
-    return np.array(qpos)
 
 
 def test_attach_with_safety_on_reproduces_the_env() -> None:
