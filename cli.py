@@ -324,14 +324,23 @@ def eval_cmd(
         bool,
         typer.Option(help="Act through the deployment safety layer (Panda tasks) and count it."),
     ] = False,
+    randomize: Annotated[
+        str,
+        typer.Option(
+            help="Score under domain randomization: a preset (panda) or a TOML file; episode i "
+            "draws its perturbations from seed+i.",
+            show_default="off",
+        ),
+    ] = "",
 ) -> None:
     """Evaluate a saved policy: mean return ± its standard error (deterministic by default)."""
     from robopg.deploy.evaluate import evaluate_saved_policy, task_report
 
     path, name, result = evaluate_saved_policy(
-        source, episodes, seed, stochastic, engine, task, safety
+        source, episodes, seed, stochastic, engine, task, safety, randomize
     )
-    console.print(f"{name} · {path}\n{result.summary()}", highlight=False)
+    under = f" · randomized ({randomize})" if randomize.strip() not in ("", "off", "none") else ""
+    console.print(f"{name} · {path}{under}\n{result.summary()}", highlight=False)
     for line in task_report(name, result):
         console.print(line, highlight=False)
 

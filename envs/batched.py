@@ -27,6 +27,7 @@ from mujoco.batch import Batch, SimulationError
 
 from robopg.envs.actions import ActionLaw
 from robopg.envs.franka import JointLimits, LimitMonitor
+from robopg.envs.randomize import Randomizer, RandomizeSettings
 from robopg.envs.vector import StepResult, check_actions, pair_seeds
 from robopg.errors import EnvError
 
@@ -228,9 +229,18 @@ class BatchedArmEnv:
 
     ``num_threads`` defaults to the cores available; results do not depend on it (the batch is
     bit-identical to stepping each MjData alone). Call ``reset(seed)`` before ``step``.
+    ``randomize`` (``robopg.envs.randomize``): per-episode model parameters, observation noise
+    and action delay; the per-env parameters are rows of ``Batch.expand``'s per-simulation
+    model fields. With noise, ``true_final_obs`` holds each step's noise-free ``final_obs``.
     """
 
-    def __init__(self, task: ArmTask, num_envs: int, num_threads: int | None = None) -> None:
+    def __init__(
+        self,
+        task: ArmTask,
+        num_envs: int,
+        num_threads: int | None = None,
+        randomize: RandomizeSettings | None = None,
+    ) -> None:
         if num_envs < 1:
             raise EnvError(f"num_envs must be at least 1, got {num_envs}.")
         threads = available_cores() if num_threads is None else int(num_threads)
@@ -292,6 +302,11 @@ class BatchedArmEnv:
         self._elapsed = np.zeros(num_envs, dtype=np.int64)
         self._rngs: list[np.random.Generator] = []
         self._obs: np.ndarray | None = None
+        self.randomizer: Randomizer | None = None
+        if randomize is not None:
+            self.randomizer = Randomizer(randomize, self.model, num_envs, self.act_dim)
+            self.randomizer.bind({f: self._batch.expand(f) for f in randomize.model_fields})
+        self.true_final_obs: np.ndarray | None = None
 
     # -- the VectorEnv contract -------------------------------------------------------------
 
@@ -299,10 +314,13 @@ class BatchedArmEnv:
         """Reset every env; env i gets a fresh generator seeded with ``seed + i`` (with
         ``paired``, ``seed + i // 2``: a pair's generators then draw the same starts for as long
         as its episodes end together, as every time-limited one does)."""
-        self._rngs = [make_rng(s) for s in pair_seeds(seed, self.num_envs, paired)]
+        seeds = pair_seeds(seed, self.num_envs, paired)
+        self._rngs = [make_rng(s) for s in seeds]
+        if self.randomizer is not None:
+            self.randomizer.seed(seeds, paired)
         ids = np.arange(self.num_envs)
         self._reset_envs(ids)
-        obs = self.arm.observe(self._qpos, self._qvel, self._xpos)
+        obs = self._observe(None)
         self._obs = obs
         self._keep_frames()
         return obs.copy()
@@ -312,16 +330,20 @@ class BatchedArmEnv:
         if self._obs is None:
             raise EnvError(f"Task '{self.task}': call reset(seed) before step(actions).")
         acts = check_actions(self.task, actions, self.num_envs, self.act_dim).astype(np.float32)
+        applied = acts if self.randomizer is None else self.randomizer.command(acts)
         if self.law is None:
-            self._ctrl[:] = acts
+            self._ctrl[:] = applied
         else:
-            self._ctrl[:] = self.law.command(acts, self._ctrl, self._qpos, *self._frames)
+            self._ctrl[:] = self.law.command(applied, self._ctrl, self._qpos, *self._frames)
         inner_rate = self._physics()
         obs = self.arm.observe(self._qpos, self._qvel, self._xpos)
         reward = self.arm.reward(self._xpos, acts)
         terminated = self.arm.terminated(self._xpos)
+        if self.randomizer is not None and self.randomizer.settings.noise:
+            self.true_final_obs = obs
+            obs = self._observe(None)
         if self.limits is not None:
-            torque = acts if self.law is None else self._last_torque
+            torque = applied if self.law is None else self._last_torque
             violated = self.limits.step(self._qpos, self._qvel, torque, inner_rate)
             if self.limits.abort:
                 steps_left = self.max_episode_steps - 1 - self._elapsed
@@ -333,7 +355,7 @@ class BatchedArmEnv:
         done = np.flatnonzero(terminated | truncated)
         if done.size:
             self._reset_envs(done)
-            obs[done] = self.arm.observe(self._qpos[done], self._qvel[done], self._xpos[done])
+            obs[done] = self._observe(done)
         self._obs = obs
         self._keep_frames()
         return StepResult(
@@ -370,6 +392,7 @@ class BatchedArmEnv:
             "obs": self._obs.copy(),
             "rng": [rng.bit_generator.state for rng in self._rngs],
             **({} if self.limits is None else self.limits.state_dict()),
+            **({} if self.randomizer is None else self.randomizer.state_dict()),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -402,6 +425,13 @@ class BatchedArmEnv:
         self._rngs = rngs
         if self.limits is not None:
             self.limits.load_state_dict(state)
+        if self.randomizer is not None:
+            if "randomize_rng" not in state:
+                raise EnvError(
+                    f"Task '{self.task}': this snapshot was taken without randomization; resume "
+                    "with the --randomize setting the run was started with."
+                )
+            self.randomizer.load_state_dict(state)
 
     def close(self) -> None:
         """Nothing to release beyond memory; present for the VectorEnv contract."""
@@ -450,12 +480,23 @@ class BatchedArmEnv:
                 self._mocap[i] = mocap
         if self.law is not None:  # the target (and its filter) start where the arm is
             self._ctrl[ids] = self._act[ids] = self.law.reset_ctrl(self._qpos[ids])
+        if self.randomizer is not None:
+            self.randomizer.reset(ids)
         self._elapsed[ids] = 0
         self._run(self._batch.forward, ids)
         if self.limits is not None:
             self.limits.reset(ids, self._qvel[ids])
         if self.law is not None:  # the torque the reset state commands (about −D·θ̇)
             self._last_torque[ids] = self._torque[ids, : self.model.nu]
+
+    def _observe(self, ids: np.ndarray | None) -> np.ndarray:
+        """Observations of envs ``ids`` (None: all) from the current state, from noisy
+        measurements when the randomization adds observation noise."""
+        sel = slice(None) if ids is None else ids
+        q, qd, x = self._qpos[sel], self._qvel[sel], self._xpos[sel]
+        if self.randomizer is not None and self.randomizer.settings.noise:
+            q, qd, x = self.randomizer.perturb(q, qd, x, ids)
+        return self.arm.observe(q, qd, x)
 
     def _run(self, call: Any, ids: np.ndarray | None, **kwargs: Any) -> None:
         """Run a batch call, turning a MuJoCo error into one actionable EnvError."""

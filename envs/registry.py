@@ -23,6 +23,7 @@ from gymnasium.envs.registration import _find_spec
 from robopg.envs.batched import BatchedArmEnv
 from robopg.envs.gym_env import register_gym_env, register_gym_envs
 from robopg.envs.gym_vector import GymVectorEnv
+from robopg.envs.randomize import RandomizeSettings
 from robopg.envs.spec import TaskSpec
 from robopg.envs.tasks import ARM_TASKS, TASKS, task_module_spec
 from robopg.envs.vector import VectorEnv
@@ -126,12 +127,14 @@ def make_vector_env(
     engine: str = "auto",
     num_threads: int | None = None,
     action: str = "torque",
+    randomize: RandomizeSettings | None = None,
 ) -> VectorEnv:
     """Build ``num_envs`` copies of a task on the fastest backend available (or the one asked).
 
     ``engine``: ``auto`` (batched engine where the task has one, else gymnasium), ``batch``, or
     ``gym``. ``action``: the action interface (``robopg.envs.actions``); one beside ``torque``
-    runs on the batched engine. Seeding happens at ``reset(seed)``.
+    runs on the batched engine. ``randomize``: domain randomization (``robopg.envs.randomize``),
+    on the batched engine only. Seeding happens at ``reset(seed)``.
     """
     if engine not in ENGINES:
         raise EnvError(f"Unknown engine '{engine}'; choose one of {', '.join(ENGINES)}.")
@@ -147,7 +150,12 @@ def make_vector_env(
                 f"--action {action} runs on the batched or warp engine; drop --engine gym."
             )
     if spec.arm is not None and engine in ("auto", "batch"):
-        return BatchedArmEnv(spec.make_arm(action), num_envs, num_threads)
+        return BatchedArmEnv(spec.make_arm(action), num_envs, num_threads, randomize)
+    if randomize is not None:
+        raise EnvError(
+            f"--randomize needs robopg's batched or warp engine; '{spec.name}' on --engine gym "
+            "has none (use --engine auto)."
+        )
     return GymVectorEnv(spec.gym_id, num_envs, task=spec.name)
 
 

@@ -189,6 +189,12 @@ class TrainConfig:
         "abort (a step the real robot would abort on ends the episode, with --limit-penalty).",
         TASK,
     )
+    randomize: str = _f(
+        "",
+        "Domain randomization: a preset (panda) or a TOML file of masses, friction, damping, "
+        "motor strength, observation noise and action delay per episode (empty: off).",
+        TASK,
+    )
     limit_penalty: float = _f(
         2.0,
         "With --limits abort: reward charged for the violating step and for each step the "
@@ -528,8 +534,9 @@ def _coerce_sizes(name: str, value: Any, source: str) -> tuple[int, ...]:
 
 
 #: what a run records in its ``config.json`` beside the settings (not settings themselves, so
-#: ``--config runs/<run>/config.json`` drops them): the backend that trained it
-RUN_RECORDS = ("backend",)
+#: ``--config runs/<run>/config.json`` drops them): the backend that trained it, and the
+#: randomization that ``randomize`` named, resolved (every range, as it was when the run ran)
+RUN_RECORDS = ("backend", "randomization")
 
 
 def load_toml(path: Path) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from robopg.collect.rollout import RolloutCollector, SamplerFactory
 from robopg.collect.warp.engine import WarpArmEnv
 from robopg.config import ANTITHETIC_WARP
 from robopg.envs import VectorEnv, make_vector_env, resolve_task
+from robopg.envs.randomize import RandomizeSettings
 from robopg.errors import EnvError
 
 #: what ``--engine`` accepts
@@ -44,17 +45,23 @@ def make_engine(
     num_threads: int | None = None,
     log: Callable[[str], None] | None = None,
     action: str = "torque",
+    randomize: RandomizeSettings | None = None,
 ) -> Engine:
     """``num_envs`` copies of task ``name`` on ``engine`` with the action interface ``action``;
-    warp runs on ``device``."""
+    warp runs on ``device``; ``randomize``: domain randomization (``robopg.envs.randomize``)."""
     if engine != "warp":
         return make_vector_env(
-            name, num_envs, engine=engine, num_threads=num_threads, action=action
+            name,
+            num_envs,
+            engine=engine,
+            num_threads=num_threads,
+            action=action,
+            randomize=randomize,
         )
     spec = resolve_task(name)
     if spec.arm is None:
         raise EnvError(f"Task '{spec.name}' is gymnasium-only; --engine warp runs robopg's arms.")
-    return WarpArmEnv(spec.make_arm(action), num_envs, device=device, log=log)
+    return WarpArmEnv(spec.make_arm(action), num_envs, device=device, log=log, randomize=randomize)
 
 
 def make_collector(

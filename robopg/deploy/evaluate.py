@@ -18,6 +18,7 @@ import numpy as np
 from robopg.deploy.safety import safety_report
 from robopg.envs import VectorEnv, make_vector_env
 from robopg.envs.franka import LimitMonitor, LimitRecord, limit_report
+from robopg.envs.randomize import RandomizeSettings, load_settings
 
 # obs (N, obs_dim) float64 → actions (N, act_dim), already clipped to the action range
 ActFn = Callable[[np.ndarray], np.ndarray]
@@ -110,6 +111,7 @@ def run_episodes(
     observer: EpisodeObserver | None = None,
     action: str = "torque",
     on_chunk: Callable[[], None] | None = None,
+    randomize: RandomizeSettings | None = None,
 ) -> EvalResult:
     """Run exactly ``episodes`` episodes (one per env, in chunks) and collect their returns.
 
@@ -118,7 +120,9 @@ def run_episodes(
     it and ``robopg render`` draws it through ``observer``, so both see the same episodes.
     ``action`` is the task's action interface (a policy runs on the one it was trained on:
     ``recorded_action``). ``on_chunk`` is called before each chunk's first action (a stateful
-    controller resets there: every env of a chunk starts a new episode).
+    controller resets there: every env of a chunk starts a new episode). ``randomize``: score
+    under domain randomization (``robopg.envs.randomize``); episode i's perturbations are drawn
+    from seed ``seed + i`` too, and success and peaks read the noise-free observations.
     """
     returns: list[float] = []
     lengths: list[int] = []
@@ -127,7 +131,7 @@ def run_episodes(
     start = 0
     while start < episodes:
         n = min(max_parallel, episodes - start)
-        env = make_vector_env(task, n, engine=engine, action=action)
+        env = make_vector_env(task, n, engine=engine, action=action, randomize=randomize)
         if on_chunk is not None:
             on_chunk()
         try:
@@ -194,10 +198,13 @@ def _run_chunk(
         total[live] += res.reward[live]
         length[live] += 1
         peak_act[live] = np.maximum(peak_act[live], np.abs(actions[live]))
-        # final_obs is the step's observation before any auto-reset
-        peak_obs[live] = np.maximum(peak_obs[live], np.abs(res.final_obs[live]))
+        # final_obs is the step's observation before any auto-reset; under observation noise
+        # the engine's true_final_obs is the noise-free one, which success and peaks read
+        truth: np.ndarray | None = getattr(env, "true_final_obs", None)
+        last = res.final_obs if truth is None else truth
+        peak_obs[live] = np.maximum(peak_obs[live], np.abs(last[live]))
         ended = live & (res.terminated | res.truncated)
-        final_obs[ended] = res.final_obs[ended]
+        final_obs[ended] = last[ended]
         if monitor is not None and record is not None:
             record.counts[ended] = monitor.last_counts[ended]
             record.peaks[ended] = monitor.last_peaks[ended]
@@ -235,11 +242,13 @@ def evaluate_saved_policy(
     engine: str = "auto",
     task: str | None = None,
     safety: bool = False,
+    randomize: str = "",
 ) -> tuple[Path, str, EvalResult]:
     """Evaluate a checkpoint, run directory or shipped policy (by task name) with a Controller.
 
     ``safety``: act through the task's deployment safety layer (``robopg.deploy.safety``), as
     the deployed controller does, and report its interventions; off, the bare policy is scored.
+    ``randomize``: a randomization preset or TOML file (``robopg.envs.randomize``; "": none).
 
     ``task`` evaluates on another task than the one trained on; its observation and action sizes
     must match the policy's (checked first, so a mismatch is one clear error, not a crash).
@@ -255,6 +264,7 @@ def evaluate_saved_policy(
     meta = load_checkpoint(path).meta
     name = resolve_task(task).name if task else str(meta["task"])
     action = recorded_action(meta)
+    settings = load_settings(randomize)
     probe = make_vector_env(name, 1, engine=engine, action=action)
     try:
         check_spaces(meta, name, probe.obs_dim, probe.act_dim, path)
@@ -270,6 +280,7 @@ def evaluate_saved_policy(
         engine=engine,
         action=action,
         on_chunk=ctrl.reset,
+        randomize=settings,
     )
     if ctrl.safety is not None:
         result = dataclasses.replace(result, safety=dict(ctrl.safety.counts))

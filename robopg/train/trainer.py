@@ -33,6 +33,7 @@ from robopg.deploy.evaluate import EvalResult, run_episodes
 from robopg.envs import resolve_task
 from robopg.envs.flatten import obs_keys_meta
 from robopg.envs.franka import abort_on_limits
+from robopg.envs.randomize import load_settings
 from robopg.errors import ConfigError, RobopgError, TrainingDiverged
 from robopg.runs.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from robopg.runs.header import RunCounters, check_resumable, same_device, training_header
@@ -140,6 +141,7 @@ class Trainer:
             from robopg.render import require_video_support
 
             require_video_support()  # fail now (and set MUJOCO_GL early), not after training
+        self.randomize = load_settings(cfg.randomize)
         self.env: Engine = make_engine(
             cfg.env,
             cfg.num_envs,
@@ -148,6 +150,7 @@ class Trainer:
             num_threads=cfg.num_threads or None,
             log=self._status if self.dist.is_main else None,
             action=cfg.action,
+            randomize=self.randomize,
         )
         if cfg.limits == "abort":
             abort_on_limits(self.env, cfg.limit_penalty, self.task.name)
@@ -452,17 +455,23 @@ class Trainer:
             name = self.run_name or f"{stem}-{stamp}"
             self.run = RunDir.claim(Path(self.cfg.out), name)
             cleanup.enter_context(self.run.owned())
-            save_json(self.run.config, {**self.cfg.to_dict(), "backend": self.backend.name})
+            save_json(self.run.config, {**self._config_record(), "backend": self.backend.name})
         else:
             cleanup.enter_context(self.run.owned())
             # The resumed settings (a larger --steps above all) are now the run's: config.json
             # says what the run trains to, which `robopg info` measures progress against.
-            save_json(self.run.config, self.cfg.to_dict())
+            save_json(self.run.config, self._config_record())
             for note in drop_torn_lines(self.run.path):
                 self.console.print(f"[yellow]{note}[/]", highlight=False)
         writer = MetricsWriter(self.run.path, tensorboard=self.cfg.tensorboard)
         cleanup.callback(writer.close)
         return writer
+
+    def _config_record(self) -> dict[str, Any]:
+        """``config.json``: the settings, and the resolved randomization when one is on."""
+        if self.randomize is None:
+            return self.cfg.to_dict()
+        return {**self.cfg.to_dict(), "randomization": self.randomize.to_dict()}
 
     def _checkpoint_path(self) -> Path:
         assert self.run is not None

@@ -29,8 +29,10 @@ import torch
 
 from robopg.collect.warp.actions import device_law
 from robopg.collect.warp.install import require_warp
+from robopg.collect.warp.randomize import DeviceRandomizer
 from robopg.collect.warp.tasks import device_task
 from robopg.envs.batched import ArmTask, skip_impossible_collisions
+from robopg.envs.randomize import ModelLayout, RandomizeSettings
 from robopg.errors import EnvError
 
 
@@ -61,7 +63,10 @@ class WarpArmEnv:
     detected, not ignored: ``check_overflow`` (one host sync, called once per rollout) raises
     one sentence. ``graphs`` (default on) records each Warp sequence the engine repeats
     (physics, reset, kinematics) once and replays it; off, every kernel is launched from Python
-    (the same numbers, bit for bit: ``tests/warp/test_warp_engine.py``).
+    (the same numbers, bit for bit: ``tests/warp/test_warp_engine.py``). ``randomize``
+    (``robopg.envs.randomize``): the fields it varies are batched per world and drawn at each
+    reset from the engine's generator (``robopg.collect.warp.randomize``); with observation
+    noise, ``true_final_obs`` holds each step's noise-free ``final_obs``.
     """
 
     device_resident = True
@@ -82,6 +87,7 @@ class WarpArmEnv:
         njmax: int | None = None,
         log: Callable[[str], None] | None = None,
         graphs: bool = True,
+        randomize: RandomizeSettings | None = None,
     ) -> None:
         if num_envs < 1:
             raise EnvError(f"num_envs must be at least 1, got {num_envs}.")
@@ -114,8 +120,9 @@ class WarpArmEnv:
         con, efc = self.CONTACT_BUFFERS.get(arm.name, (None, None))
         self.nconmax = nconmax if nconmax is not None else con
         self.njmax = njmax if njmax is not None else efc
+        batched = {} if randomize is None else dict.fromkeys(randomize.model_fields, num_envs)
         with self._scope():
-            self._m = mjw.put_model(model)
+            self._m = mjw.put_model(model, batch_sizes=batched)
             self._d = mjw.make_data(model, nworld=num_envs, nconmax=self.nconmax, njmax=self.njmax)
             self._reset_mask = wp.zeros(num_envs, dtype=bool)
         d = self._d
@@ -142,6 +149,13 @@ class WarpArmEnv:
         self._lockstep: int | None = None  # steps since all worlds reset together, if they did
         self._gen = torch.Generator(device=self.device)
         self._obs: torch.Tensor | None = None
+        self.randomizer: DeviceRandomizer | None = None
+        if randomize is not None:
+            self.randomizer = DeviceRandomizer(
+                randomize, ModelLayout.of(model), num_envs, self.device, self.act_dim
+            )
+            self.randomizer.bind({f: wp.to_torch(getattr(self._m, f)) for f in batched})
+        self.true_final_obs: torch.Tensor | None = None
         self._log = log
         # None while the kernels load (a capture cannot load modules), then {} if graphs are on
         self._graphs: dict[str, Any] | None = None
@@ -159,7 +173,7 @@ class WarpArmEnv:
         self._seen_overflow.zero_()
         self._reset_where(torch.ones(self.num_envs, dtype=torch.bool, device=self.device))
         self._lockstep = 0
-        obs = self.dtask.observe(self._qpos, self._qvel, self._xpos)
+        obs = self._observe()
         self._obs = obs
         return obs.clone()
 
@@ -173,16 +187,22 @@ class WarpArmEnv:
                 f"(num_envs, action_dim), got {tuple(actions.shape)}."
             )
         acts = actions.to(device=self.device, dtype=torch.float32)
+        if self.randomizer is not None:
+            acts_in = self.randomizer.command(acts)
+        else:
+            acts_in = acts
         if self._law is None:
-            self._ctrl.copy_(acts)
+            self._ctrl.copy_(acts_in)
         else:
             ctrl = self._law.command(
-                acts, self._ctrl, self._qpos, self._xpos, self._xanchor, self._xaxis
+                acts_in, self._ctrl, self._qpos, self._xpos, self._xanchor, self._xaxis
             )
             self._ctrl.copy_(ctrl)
         self.simulate()
         self._seen_overflow |= self._overflow
-        obs = self.dtask.observe(self._qpos, self._qvel, self._xpos)
+        obs = self._observe()
+        if self.randomizer is not None and self.randomizer.settings.noise:
+            self.true_final_obs = self.dtask.observe(self._qpos, self._qvel, self._xpos)
         reward = self.dtask.reward(self._xpos, acts)
         terminated = self.dtask.terminated(self._xpos)
         self._elapsed += 1
@@ -191,7 +211,7 @@ class WarpArmEnv:
         if self._may_end():
             done = terminated | truncated
             self._reset_where(done)
-            fresh = self.dtask.observe(self._qpos, self._qvel, self._xpos)
+            fresh = self._observe()
             obs = torch.where(done[:, None], fresh, obs)
         self._obs = obs
         return DeviceStep(obs, reward, terminated, truncated, final_obs)
@@ -211,7 +231,7 @@ class WarpArmEnv:
         """Reset the worlds where ``mask`` (N,) bool is True; the (N, obs_dim) observations."""
         self._reset_where(mask.to(device=self.device, dtype=torch.bool))
         self._lockstep = None  # worlds no longer share one step count
-        obs = self.dtask.observe(self._qpos, self._qvel, self._xpos)
+        obs = self._observe()
         self._obs = obs
         return obs.clone()
 
@@ -266,6 +286,14 @@ class WarpArmEnv:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _observe(self) -> torch.Tensor:
+        """(N, obs_dim) from the current state, from noisy measurements under observation
+        noise (``robopg.envs.randomize``)."""
+        q, qd, x = self._qpos, self._qvel, self._xpos
+        if self.randomizer is not None and self.randomizer.settings.noise:
+            q, qd, x = self.randomizer.perturb(self._gen, q, qd, x)
+        return self.dtask.observe(q, qd, x)
+
     def _may_end(self) -> bool:
         """Whether an episode may end this step, known on the host without a device sync.
 
@@ -284,6 +312,8 @@ class WarpArmEnv:
         """``reset_data`` for the masked worlds, a fresh draw written there, then kinematics."""
         self._mask.copy_(mask)
         draw = self.dtask.reset_state(self._gen, self.num_envs)
+        if self.randomizer is not None:
+            self.randomizer.reset(self._gen, mask)
         self._warp("reset", self._reset_masked)
         m = mask[:, None]
         self._qpos.copy_(torch.where(m, draw.qpos, self._qpos))
