@@ -447,14 +447,23 @@ class Randomizer:
         """Noisy copies of the (k, nq), (k, nv), (k, nbody, 3) measurements of envs ``ids``
         (None: all N), each group's noise drawn only if its σ is positive, in the order of
         ``NOISE_GROUPS``, one row per env (per pair when paired)."""
-        rows = self._rows if ids is None else self._rows[ids]
-        unique, inverse = np.unique(rows, return_inverse=True)
+        if ids is None:  # every env: one row per pair, repeated, or one per env
+            paired = self._rows.size > 1 and self._rows[1] == 0
+            draws, expand = (self.num_envs // 2, 2) if paired else (self.num_envs, 1)
+            inverse = None
+        else:
+            unique, inverse = np.unique(self._rows[ids], return_inverse=True)
+            draws, expand = unique.size, 1
         out = []
         for group, x in zip(NOISE_GROUPS, (qpos, qvel, xpos), strict=True):
             sigma = self.settings.obs_noise.get(group, 0.0)
             if sigma > 0:
-                eps = self._noise.standard_normal((unique.size, *x.shape[1:]))
-                x = x + sigma * eps[inverse]
+                eps = self._noise.standard_normal((draws, *x.shape[1:]))
+                if inverse is not None:
+                    eps = eps[inverse]
+                elif expand > 1:
+                    eps = np.repeat(eps, expand, axis=0)
+                x = x + sigma * eps
             out.append(x)
         return out[0], out[1], out[2]
 
