@@ -16,6 +16,11 @@ threads: the cost, less sensitive to other processes on the cores), and their ra
 - ``noise``: observation noise alone (a draw and a second ``observe`` per step);
 - ``delay``: the one-step action delay alone;
 - ``panda``: the shipped preset, everything at once.
+
+With ``--ablate``, it scores the shipped panda-reach and panda-push policies instead (as
+``robopg eval <task> --episodes N --randomize …``: deterministic, episode i seeded i) nominally,
+under the whole preset and under each of its parts alone (the delay at probability 1), so the
+drop under randomization can be traced to its causes.
 """
 
 from __future__ import annotations
@@ -63,6 +68,51 @@ def steps_per_second(
     return n / (time.perf_counter() - start), n / (time.process_time() - cpu)
 
 
+def parts() -> dict[str, RandomizeSettings | None]:
+    """The preset's parts one at a time (``ablate``)."""
+    panda = load_settings("panda")
+    assert panda is not None
+    none = RandomizeSettings()
+    return {
+        "nominal": None,
+        "panda (all)": panda,
+        "link masses": replace(none, link_mass=panda.link_mass),
+        "link masses, exact gravcomp": replace(none, link_mass=panda.link_mass, gravcomp="actual"),
+        "joint damping": replace(none, damping=panda.damping),
+        "joint friction loss": replace(none, frictionloss=panda.frictionloss),
+        "motor strength": replace(none, motor_strength=panda.motor_strength),
+        "action delay (every episode)": replace(none, delay_probability=1.0),
+        "observation noise": replace(none, obs_noise=panda.obs_noise),
+        "puck mass and friction": replace(
+            none, puck_mass=panda.puck_mass, puck_friction=panda.puck_friction
+        ),
+    }
+
+
+def ablate(episodes: int) -> None:
+    from robopg.deploy.controller import Controller
+    from robopg.deploy.evaluate import run_episodes
+    from robopg.envs.panda import PandaPushTask, PandaReachTask
+
+    for task, success in (
+        ("panda-reach", PandaReachTask.success),
+        ("panda-push", PandaPushTask.success),
+    ):
+        ctrl = Controller.load(task, safety=False)
+        for name, settings in parts().items():
+            if name.startswith("puck") and task != "panda-push":
+                continue
+            result = run_episodes(
+                task, ctrl.act_batch, episodes, seed=0, on_chunk=ctrl.reset, randomize=settings
+            )
+            assert result.final_obs is not None
+            ok = success(result.final_obs)
+            print(
+                f"{task:12s} {name:29s} success {ok.mean():6.1%}  return {result.mean:8.3f} "
+                f"± {result.stderr:.3f}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", default="panda-reach,panda-push")
@@ -70,7 +120,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=available_cores())
     parser.add_argument("--steps", type=int, default=400, help="timed steps per measurement")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--ablate", action="store_true", help="score the shipped policies")
+    parser.add_argument("--episodes", type=int, default=200, help="episodes per score (--ablate)")
     args = parser.parse_args()
+    if args.ablate:
+        ablate(args.episodes)
+        return
     table = variants()
     print(f"{args.num_envs} envs, {args.threads} threads, median of {args.rounds} rounds")
     for task in args.tasks.split(","):
