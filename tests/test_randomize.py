@@ -140,7 +140,8 @@ def test_the_delay_applies_the_previous_action_exactly():
 def test_noise_perturbs_what_the_policy_sees_and_nothing_else():
     noisy = BatchedArmEnv(PandaReachTask.make(), 4, 1, RandomizeSettings(obs_noise=PANDA.obs_noise))
     plain = BatchedArmEnv(PandaReachTask.make(), 4, 1)
-    obs, ref = noisy.reset(6, paired=True), plain.reset(6, paired=True)
+    obs = noisy.reset(6, paired=True)
+    plain.reset(6, paired=True)
     assert np.array_equal(obs[0::2], obs[1::2])  # a pair sees the same noise
     a = np.random.default_rng(2).uniform(-0.3, 0.3, (4, 7))
     a[1::2] = a[0::2]  # the pairs act alike, so they stay alike but for the noise
