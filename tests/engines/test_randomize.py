@@ -1,26 +1,19 @@
-"""Domain randomization (``robopg.envs.randomize``) on the batched engine, the Warp engine and
-``robopg eval --randomize``: off changes nothing, on draws each env's parameters inside their
-ranges from its seed, the physics runs on them, the delay applies the previous action, the noise
-perturbs only what the policy sees."""
+"""Domain randomization (``robopg.envs.randomize``) on the batched engine: off changes nothing,
+on draws each env's parameters inside their ranges from its seed, the physics runs on them, the
+delay applies the previous action, the noise perturbs only what the policy sees."""
 
 import copy
-import json
 from dataclasses import replace
-from pathlib import Path
 
 import mujoco
 import numpy as np
 import pytest
-import torch
-from typer.testing import CliRunner
 
-from robopg.cli import app
 from robopg.envs.batched import BatchedArmEnv
 from robopg.envs.panda import PandaPushTask, PandaReachTask
 from robopg.envs.randomize import RandomizeSettings, load_settings, parse_settings
 from robopg.errors import ConfigError, EnvError
 
-runner = CliRunner()
 PANDA = load_settings("panda")
 assert PANDA is not None
 #: the panda preset's model parameters only (no delay, no noise): the physics alone
@@ -197,109 +190,3 @@ def test_bad_settings_are_one_sentence(data, message):
     with pytest.raises(ConfigError) as err:
         parse_settings(data, "t")
     assert message in str(err.value)
-
-
-def test_eval_scores_under_randomization_and_refuses_an_unknown_preset(tmp_path: Path):
-    args = ["eval", "panda-reach", "--episodes", "6", "--seed", "10"]
-    first = runner.invoke(app, [*args, "--randomize", "panda"])
-    assert first.exit_code == 0, first.output
-    text = " ".join(first.output.split())
-    assert "randomized (panda)" in text and "over 6 episodes" in text and "success" in text
-    again = runner.invoke(app, [*args, "--randomize", "panda"])
-    assert again.output == first.output  # episode i drawn from seed + i: reproducible
-    nominal = runner.invoke(app, args)
-    assert nominal.exit_code == 0 and "randomized" not in nominal.output
-    assert nominal.output.splitlines()[1] != first.output.splitlines()[1]  # other returns
-    # a user's file works like a preset
-    own = tmp_path / "mine.toml"
-    own.write_text("[motors]\nstrength_scale = [0.5, 0.5]\n")
-    weak = runner.invoke(app, [*args, "--randomize", str(own)])
-    assert weak.exit_code == 0 and f"randomized ({own})" in " ".join(weak.output.split())
-    bad = runner.invoke(app, [*args, "--randomize", "pandas"])
-    assert bad.exit_code == 2 and "Traceback" not in bad.output
-    assert "--randomize 'pandas' is neither a preset (panda) nor a TOML file" in " ".join(
-        bad.output.split()
-    )
-
-
-def test_training_records_the_resolved_randomization_in_config_json(tmp_path: Path):
-    tiny = ["--steps", "300", "--num-envs", "2", "--steps-per-batch", "150"]
-    result = runner.invoke(
-        app,
-        [
-            "train",
-            "panda-reach",
-            *tiny,
-            "--final-eval-episodes",
-            "2",
-            "--randomize",
-            "panda",
-            "--out",
-            str(tmp_path),
-            "--quiet",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    (run_dir,) = tmp_path.iterdir()
-    config = json.loads((run_dir / "config.json").read_text())
-    assert config["randomize"] == "panda"
-    assert config["randomization"] == PANDA.to_dict()
-    assert config["randomization"]["link_mass"] == [0.8, 1.2]
-
-
-def warp_env(arm, n, settings):
-    from robopg.collect.warp.engine import WarpArmEnv
-
-    return WarpArmEnv(arm, n, device="cpu", randomize=settings)
-
-
-def test_warp_worlds_run_on_their_batched_fields_as_the_cpu_engine_on_its_rows():
-    """The CPU engine's drawn parameters copied into Warp's per-world fields: the worlds follow
-    the CPU engine within the float32 parity of panda-reach; left nominal, they do not."""
-    n = 4
-    cpu = BatchedArmEnv(PandaReachTask.make(), n, 1, MODEL)
-    dev = warp_env(PandaReachTask.make(), n, MODEL)
-    obs = cpu.reset(3)
-    dev.reset(0)
-    fields = dev.randomizer.fields
-    for name, rows in fields.items():  # Warp's rows: drawn in range, and not the CPU's
-        assert rows.shape[0] == n
-        if rows.numel():  # (panda-reach has no contact pairs)
-            assert not np.allclose(rows.numpy(), cpu.randomizer.fields[name]), name
-    mass = fields["body_mass"][:, 2:10] / torch.as_tensor(
-        cpu.randomizer.layout.nominal["body_mass"][2:10], dtype=torch.float32
-    )
-    assert ((mass >= 0.8 - 1e-6) & (mass <= 1.2 + 1e-6)).all()
-    for name, rows in fields.items():
-        rows.copy_(torch.as_tensor(cpu.randomizer.fields[name], dtype=rows.dtype))
-    dobs = dev.load_states(cpu._qpos.copy(), cpu._qvel.copy(), cpu._mocap.copy())
-    assert np.abs(dobs.numpy() - obs).max() < 1e-4
-    phase = np.random.default_rng(1).uniform(0, 2 * np.pi, (n, 7))
-    gap = 0.0
-    plain = BatchedArmEnv(PandaReachTask.make(), n, 1)
-    plain.reset(3)
-    nominal_gap = 0.0
-    for k in range(60):
-        a = (0.25 * np.sin(0.15 * k + phase)).astype(np.float32)
-        ref, got, nom = cpu.step(a), dev.step(torch.from_numpy(a)), plain.step(a)
-        gap = max(gap, float(np.abs(got.obs.numpy() - ref.obs).max()))
-        nominal_gap = max(nominal_gap, float(np.abs(nom.obs - ref.obs).max()))
-    assert gap < 2e-3, gap
-    assert nominal_gap > 20 * gap, (nominal_gap, gap)
-    dev.check_overflow()
-
-
-def test_warp_draws_are_reproducible_and_the_delay_and_noise_apply():
-    dev = warp_env(PandaPushTask.make(), 4, PANDA)
-    dev.reset(5)
-    first = {k: v.clone() for k, v in dev.randomizer.fields.items()}
-    dev.reset(5)
-    for name, rows in dev.randomizer.fields.items():
-        assert torch.equal(rows, first[name]), name
-    delay = dev.randomizer.delay.clone()
-    a = torch.full((4, 7), 0.1)
-    res = dev.step(a)
-    # delayed worlds applied zero at their first step, the others the action
-    assert torch.equal(dev._ctrl, torch.where(delay[:, None], torch.zeros(4, 7), a))
-    assert dev.true_final_obs is not None
-    assert 0 < (res.final_obs - dev.true_final_obs).abs().max() < 0.2
