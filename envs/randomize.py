@@ -195,10 +195,10 @@ def preset_names() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
-def load_settings(source: str) -> RandomizeSettings | None:
-    """``--randomize``'s value: a shipped preset's name, a TOML file's path, or "" / "off"
-    (None: no randomization)."""
-    text = source.strip()
+def load_settings(source: str | None) -> RandomizeSettings | None:
+    """``--randomize``'s value: a shipped preset's name, a TOML file's path, or None / "" /
+    "off" (None: no randomization)."""
+    text = (source or "").strip()
     if text in ("", "off", "none"):
         return None
     if text in preset_names():

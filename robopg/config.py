@@ -189,10 +189,10 @@ class TrainConfig:
         "abort (a step the real robot would abort on ends the episode, with --limit-penalty).",
         TASK,
     )
-    randomize: str = _f(
-        "",
+    randomize: str | None = _f(
+        None,
         "Domain randomization: a preset (panda) or a TOML file of masses, friction, damping, "
-        "motor strength, observation noise and action delay per episode (empty: off).",
+        "motor strength, observation noise and action delay per episode (unset: off).",
         TASK,
     )
     limit_penalty: float = _f(

@@ -190,3 +190,21 @@ def test_bad_settings_are_one_sentence(data, message):
     with pytest.raises(ConfigError) as err:
         parse_settings(data, "t")
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize("action", ["joint", "cartesian"])
+def test_the_delay_feeds_an_action_law_the_previous_action(action):
+    """Under the joint and cartesian interfaces the law receives the delayed action: the
+    delayed env steps exactly as an undelayed one given the previous actions."""
+    from robopg.envs import make_vector_env
+
+    delay = RandomizeSettings(delay_probability=1)
+    delayed = make_vector_env("panda-reach", 2, action=action, randomize=delay)
+    plain = make_vector_env("panda-reach", 2, action=action)
+    assert np.array_equal(delayed.reset(4), plain.reset(4))
+    rng = np.random.default_rng(5)
+    previous = np.zeros((2, delayed.act_dim), dtype=np.float32)
+    for _ in range(40):
+        a = rng.uniform(-1, 1, (2, delayed.act_dim)).astype(np.float32)
+        assert np.array_equal(delayed.step(a).obs, plain.step(previous).obs)
+        previous = a

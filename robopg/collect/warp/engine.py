@@ -187,15 +187,12 @@ class WarpArmEnv:
                 f"(num_envs, action_dim), got {tuple(actions.shape)}."
             )
         acts = actions.to(device=self.device, dtype=torch.float32)
-        if self.randomizer is not None:
-            acts_in = self.randomizer.command(acts)
-        else:
-            acts_in = acts
+        applied = acts if self.randomizer is None else self.randomizer.command(acts)
         if self._law is None:
-            self._ctrl.copy_(acts_in)
+            self._ctrl.copy_(applied)
         else:
             ctrl = self._law.command(
-                acts_in, self._ctrl, self._qpos, self._xpos, self._xanchor, self._xaxis
+                applied, self._ctrl, self._qpos, self._xpos, self._xanchor, self._xaxis
             )
             self._ctrl.copy_(ctrl)
         self.simulate()
