@@ -107,8 +107,15 @@ class PandaReachTask(ReachTask):
         """What a roboticist asks of a reach controller: success rate, final distance (median,
         95th percentile), peak joint speed against Franka's limits, peak torque against the
         torque limits (an action of ±1 is the full rated torque; MuJoCo clamps beyond)."""
-        dist = np.linalg.norm(final_obs[:, 27:30], axis=1)
-        return panda_report(dist, SUCCESS_RADIUS, "within 2 cm", peak_obs, peak_action)
+        dist = cls.final_distance(final_obs)
+        return panda_report(dist, cls.success_radius, "within 2 cm", peak_obs, peak_action)
+
+    success_radius = SUCCESS_RADIUS
+
+    @classmethod
+    def final_distance(cls, final_obs: np.ndarray) -> np.ndarray:
+        """(episodes,) m from the flange to the target, from each episode's last observation."""
+        return np.linalg.norm(final_obs[:, 27:30], axis=1)
 
 
 def panda_report(
@@ -232,6 +239,13 @@ class PandaPushTask(ArmTask):
         cls, final_obs: np.ndarray, peak_obs: np.ndarray, peak_action: np.ndarray
     ) -> list[str]:
         """panda-reach's safety lines, with success and distance of the puck to its goal."""
-        dist = np.linalg.norm(final_obs[:, 33:35], axis=1)
+        dist = cls.final_distance(final_obs)
         phrase = "puck within 5 cm of the goal"
-        return panda_report(dist, PUSH_SUCCESS_RADIUS, phrase, peak_obs, peak_action)
+        return panda_report(dist, cls.success_radius, phrase, peak_obs, peak_action)
+
+    success_radius = PUSH_SUCCESS_RADIUS
+
+    @classmethod
+    def final_distance(cls, final_obs: np.ndarray) -> np.ndarray:
+        """(episodes,) m from the puck to its goal, from each episode's last observation."""
+        return np.linalg.norm(final_obs[:, 33:35], axis=1)
