@@ -19,19 +19,20 @@ import argparse
 import json
 from pathlib import Path
 
-from robopg.deploy.controller import Controller
-from robopg.deploy.evaluate import run_episodes, task_report
+from robopg.deploy.evaluate import evaluate_saved_policy, task_report
 from robopg.runs.checkpoint import atomic_write, load_checkpoint, policy_only, save_checkpoint
 from robopg.runs.run_dir import resolve_policy_path
 
 EPISODES, SEED = 500, 0
 
 
-def card_eval(task: str, target: Path, episodes: int = EPISODES) -> dict[str, object]:
+def card_eval(
+    task: str, target: Path, episodes: int = EPISODES, randomize: str = ""
+) -> dict[str, object]:
     """The card's evaluation block: deterministic, episodes seeded SEED … SEED+episodes-1, with
-    the task's own report lines (success rate, safety numbers) where it has them."""
-    ctrl = Controller.load(target)
-    result = run_episodes(task, ctrl.act_batch, episodes, seed=SEED, deterministic=True)
+    the task's own report lines (success rate, Franka-limit numbers) where it has them, in the
+    policy's own action interface; with ``randomize``, the same under that randomization."""
+    _, _, result = evaluate_saved_policy(target, episodes, SEED)
     print(f"{target}: {result.summary()}")
     block: dict[str, object] = {
         "mean": round(result.mean, 4),
@@ -47,15 +48,25 @@ def card_eval(task: str, target: Path, episodes: int = EPISODES) -> dict[str, ob
         print(f"  {line}")
     if report:
         block["report"] = report
+    if randomize:
+        _, _, shaken = evaluate_saved_policy(target, episodes, SEED, randomize=randomize)
+        print(f"{target} randomized ({randomize}): {shaken.summary()}")
+        block["randomized"] = {
+            "preset": randomize,
+            "mean": round(shaken.mean, 4),
+            "stderr": round(shaken.stderr, 4),
+            "command": f"{block['command']} --randomize {randomize}",
+            "report": task_report(task, shaken),
+        }
     return block
 
 
-def remeasure(task: str, out: Path, episodes: int) -> None:
+def remeasure(task: str, out: Path, episodes: int, randomize: str) -> None:
     """Rewrite only the evaluation block of a shipped policy's card (the weights are kept)."""
     target = out / f"{task}.safetensors"
     card_path = target.with_suffix(".json")
     card = json.loads(card_path.read_text())
-    card["eval"] = card_eval(task, target, episodes)
+    card["eval"] = card_eval(task, target, episodes, randomize)
     atomic_write(card_path, (json.dumps(card, indent=2) + "\n").encode())
 
 
@@ -67,12 +78,13 @@ def main() -> None:
     parser.add_argument("--machine", help="where it ran")
     parser.add_argument("--remeasure", metavar="TASK", help="re-evaluate a shipped card only")
     parser.add_argument("--episodes", type=int, default=EPISODES, help="evaluation episodes")
+    parser.add_argument("--randomize", default="", help="also evaluate under this randomization")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "policies"))
     args = parser.parse_args()
     if args.episodes < 2:
         parser.error("--episodes must be at least 2 (the card reports a standard error)")
     if args.remeasure:
-        remeasure(args.remeasure, Path(args.out), args.episodes)
+        remeasure(args.remeasure, Path(args.out), args.episodes, args.randomize)
         return
     if not (args.run and args.command and args.wall_s is not None and args.machine):
         parser.error("shipping a run needs RUN, --command, --wall-s and --machine")
@@ -89,7 +101,8 @@ def main() -> None:
         "command": args.command,
         "steps": ckpt.meta["env_steps"],
         "seed": ckpt.meta["config"]["seed"],
-        "eval": card_eval(task, target, args.episodes),
+        "action": ckpt.meta["config"].get("action", "torque"),
+        "eval": card_eval(task, target, args.episodes, args.randomize),
         "wall_time_s": args.wall_s,
         "train_loop_s": round(float(ckpt.meta["elapsed_s"]), 1),
         "machine": args.machine,
