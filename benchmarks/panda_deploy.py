@@ -32,10 +32,10 @@ from robopg.envs.tasks import TASKS
 def success(task: str, result: EvalResult) -> float:
     """Fraction of episodes that end within the task's success radius (noise-free state)."""
     arm = TASKS[task].arm_task()
-    if not hasattr(arm, "final_distance"):
+    if not hasattr(arm, "success"):
         raise SystemExit(f"{task} has no success criterion; this benchmark scores the Panda tasks.")
     assert result.final_obs is not None
-    return float(np.mean(arm.final_distance(result.final_obs) < arm.success_radius))
+    return float(np.mean(arm.success(result.final_obs)))
 
 
 def limit_numbers(record: LimitRecord | None) -> dict[str, float]:

@@ -103,7 +103,13 @@ def ablate(episodes: int) -> None:
             if name.startswith("puck") and task != "panda-push":
                 continue
             result = run_episodes(
-                task, ctrl.act_batch, episodes, seed=0, on_chunk=ctrl.reset, randomize=settings
+                task,
+                ctrl.act_batch,
+                episodes,
+                seed=0,
+                on_chunk=ctrl.reset,
+                randomize=settings,
+                action=ctrl.action,
             )
             assert result.final_obs is not None
             ok = success(result.final_obs)

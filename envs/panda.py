@@ -95,10 +95,10 @@ class PandaReachTask(ReachTask):
         obs[:, 27:30] = tip - target
         return obs
 
-    @staticmethod
-    def success(obs: np.ndarray) -> np.ndarray:
+    @classmethod
+    def success(cls, obs: np.ndarray) -> np.ndarray:
         """(k,) bool: the flange within 2 cm of the target, from (k, 30) observations."""
-        return np.linalg.norm(obs[:, 27:30], axis=1) < SUCCESS_RADIUS
+        return cls.final_distance(obs) < cls.success_radius
 
     @classmethod
     def eval_report(
@@ -229,10 +229,10 @@ class PandaPushTask(ArmTask):
         near = -row_norm(xpos[:, self.fingertip] - puck) * self.reward_near_weight
         return dist + near + ctrl_cost(actions, self.reward_control_weight)
 
-    @staticmethod
-    def success(obs: np.ndarray) -> np.ndarray:
+    @classmethod
+    def success(cls, obs: np.ndarray) -> np.ndarray:
         """(k,) bool: the puck within 5 cm of the goal, from (k, 35) observations."""
-        return np.linalg.norm(obs[:, 33:35], axis=1) < PUSH_SUCCESS_RADIUS
+        return cls.final_distance(obs) < cls.success_radius
 
     @classmethod
     def eval_report(

@@ -20,8 +20,12 @@ HOME = np.array([0.0, -np.pi / 4, 0.0, -3 * np.pi / 4, 0.0, np.pi / 2, np.pi / 4
 def test_safety_is_on_for_the_panda_tasks_only() -> None:
     for task in SHIPPED:
         ctrl = Controller.load(task)
-        assert isinstance(ctrl.safety, SafetyLayer) == task.startswith("panda")
-        assert ctrl.safety is None or task.startswith("panda")
+        # a Panda torque policy gets the full layer; under the joint or Cartesian interface the
+        # impedance law bounds torque, speed and torque rate, so only the finite guard is left
+        assert (ctrl.safety is not None) == task.startswith("panda")
+        full = task.startswith("panda") and ctrl.action == "torque"
+        assert isinstance(ctrl.safety, SafetyLayer) == full
+        assert isinstance(ctrl.safety, FiniteGuard) == (task.startswith("panda") and not full)
         assert Controller.load(task, safety=False).safety is None
     assert isinstance(Controller.load("reacher", safety=True).safety, FiniteGuard)
 
@@ -169,10 +173,17 @@ def test_joint_state_reads_angles_past_pi() -> None:
     assert not safe.check(obs).any()
 
 
+def _torque_reach(safety: bool) -> Controller:
+    """The shipped panda-reach network (trained for the joint interface) read as a torque
+    policy: a strong, state-dependent torque stream, with the torque layer or without."""
+    ctrl = dataclasses.replace(Controller.load("panda-reach", safety=False), action="torque")
+    return dataclasses.replace(ctrl, safety=safety_for_task("panda-reach") if safety else None)
+
+
 def test_attach_with_safety_on_reproduces_the_env() -> None:
-    """The shipped panda-reach policy through its layer (which intervenes): the callback and the
-    env step the same safe controller bit for bit, attach() resetting it at the reset."""
-    ctrl = Controller.load("panda-reach")
+    """A torque policy through its layer (which intervenes): the callback and the env step the
+    same safe controller bit for bit, attach() resetting it at the reset."""
+    ctrl = _torque_reach(safety=True)
     expected = env_trajectory(ctrl, "robopg/PandaReach-v0", 3, 60)
     assert ctrl.safety is not None and ctrl.safety.counts["rate_limited"] > 0
     got = attach_trajectory(ctrl, "panda-reach", 3, 60)
@@ -182,7 +193,7 @@ def test_attach_with_safety_on_reproduces_the_env() -> None:
 def test_a_policy_that_never_triggers_it_is_untouched(tmp_path: Path) -> None:
     """A gentle policy (the shipped one's output layer scaled by 1/200): with the layer on,
     attach() retraces the env run of the bare policy bit for bit, and nothing intervened."""
-    bare = Controller.load("panda-reach", safety=False)
+    bare = _torque_reach(safety=False)
     gentle = dataclasses.replace(
         bare,
         weights=[*bare.weights[:-1], bare.weights[-1] / 200],
