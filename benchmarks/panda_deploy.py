@@ -117,6 +117,7 @@ COLUMNS = [
     ("success", "success", "{:.1%}"),
     ("rand_success", "rand. success", "{:.1%}"),
     ("viol_any", "would abort", "{:.1%}"),
+    ("rand_viol_any", "rand. would abort", "{:.1%}"),
     ("viol_velocity", "velocity", "{:.1%}"),
     ("viol_torque rate", "torque rate", "{:.1%}"),
     ("viol_joint range", "joint range", "{:.1%}"),

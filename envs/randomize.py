@@ -17,8 +17,10 @@ entry optional (absent: that part is not randomized):
 - ``[joints] damping_scale = [lo, hi]``: each actuated joint's damping × U(lo, hi);
   ``frictionloss = [lo, hi]``: each actuated joint's dry friction, U(lo, hi) N·m (absolute:
   the MJCF may have none).
-- ``[motors] strength_scale = [lo, hi]``: each actuator's gear × U(lo, hi), so the same action
-  gives that much more or less torque.
+- ``[motors] strength_scale = [lo, hi]``: each actuator delivers U(lo, hi) × its torque: a
+  motor's gear is scaled; an impedance actuator's (the joint/Cartesian interfaces: a position
+  bias, τ = K(q* − q) − D q̇) gain K and bias terms are scaled instead, because scaling its gear
+  would also move its position reference (gear × q), a joint-target error, not a weak motor.
 - ``[action] delay_probability = p``: an episode applies every action one control step late
   with probability p (the first step of such an episode applies zero, the arm at rest).
 - ``[obs_noise]``: Gaussian noise, drawn at every step, on the measured quantities an
@@ -103,7 +105,7 @@ class RandomizeSettings:
         if self.frictionloss:
             fields.append("dof_frictionloss")
         if self.motor_strength:
-            fields.append("actuator_gear")
+            fields += ["actuator_gear", "actuator_gainprm", "actuator_biasprm"]
         if self.puck_friction:
             fields.append("pair_friction")
         return tuple(fields)
@@ -260,6 +262,8 @@ class ModelLayout:
             "dof_damping",
             "dof_frictionloss",
             "actuator_gear",
+            "actuator_gainprm",
+            "actuator_biasprm",
             "pair_friction",
         )
         return ModelLayout(
@@ -355,7 +359,13 @@ def model_values(
     friction = np.tile(nom["dof_frictionloss"], (k, 1))
     friction[:, layout.arm_dofs] = params.frictionloss[ids]
     gear = np.tile(nom["actuator_gear"], (k, 1, 1))
-    gear[:, :, 0] *= params.strength[ids]
+    gain = np.tile(nom["actuator_gainprm"], (k, 1, 1))
+    bias = np.tile(nom["actuator_biasprm"], (k, 1, 1))
+    servo = nom["actuator_biasprm"][:, 1] != 0  # (nu,) impedance actuators: scale K and D
+    strength = params.strength[ids]
+    gear[:, ~servo, 0] *= strength[:, ~servo]
+    gain[:, servo, 0] *= strength[:, servo]
+    bias[:, servo, 1:3] *= strength[:, servo, None]
     pair = np.tile(nom["pair_friction"], (k, 1, 1))
     pair[:, layout.puck_pairs, :2] *= params.puck_friction[ids][:, :, None]
     return {
@@ -365,6 +375,8 @@ def model_values(
         "dof_damping": damping,
         "dof_frictionloss": friction,
         "actuator_gear": gear,
+        "actuator_gainprm": gain,
+        "actuator_biasprm": bias,
         "pair_friction": pair,
     }
 

@@ -109,7 +109,13 @@ class DeviceRandomizer:
         friction = nom["dof_frictionloss"].repeat(n, 1)
         friction[:, self.dofs] = self.frictionloss
         gear = nom["actuator_gear"].repeat(n, 1, 1)
-        gear[:, :, 0] *= self.strength
+        gain = nom["actuator_gainprm"].repeat(n, 1, 1)
+        bias = nom["actuator_biasprm"].repeat(n, 1, 1)
+        servo = nom["actuator_biasprm"][:, 1] != 0  # impedance actuators: scale K and D
+        motor = ~servo
+        gear[:, motor, 0] *= self.strength[:, motor]
+        gain[:, servo, 0] *= self.strength[:, servo]
+        bias[:, servo, 1:3] *= self.strength[:, servo, None]
         pair = nom["pair_friction"].repeat(n, 1, 1)
         pair[:, self.pairs, :2] *= self.puck_friction[:, :, None]
         return {
@@ -119,6 +125,8 @@ class DeviceRandomizer:
             "dof_damping": damping,
             "dof_frictionloss": friction,
             "actuator_gear": gear,
+            "actuator_gainprm": gain,
+            "actuator_biasprm": bias,
             "pair_friction": pair,
         }
 
