@@ -114,7 +114,12 @@ def main() -> None:
     if args.policy:
         from robopg.deploy.controller import Controller
 
-        ctrl = Controller.load(args.policy)
+        ctrl = Controller.load(args.policy, safety=False)
+        if ctrl.action != "torque":
+            raise SystemExit(
+                f"{args.policy} acts through the {ctrl.action} interface; this script scores "
+                "torque policies (use benchmarks/panda_deploy.py for any interface)."
+            )
         report(f"policy {args.policy}", args.episodes, run(lambda o, d: ctrl.act(o), args.episodes))
 
 
