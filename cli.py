@@ -72,8 +72,10 @@ app = _App(
 console = Console()
 err_console = Console(stderr=True)
 
-#: commands that draw with OpenGL; every other command runs with mujoco's GL switched off
-GL_COMMANDS = frozenset({"render", "view"})
+#: commands that draw offscreen with OpenGL (MUJOCO_GL's backends); every other command runs
+#: with mujoco's offscreen GL switched off, `view` too: its window is GLFW's, which MUJOCO_GL
+#: does not choose, so a bad value cannot stop it
+GL_COMMANDS = frozenset({"render"})
 
 
 def friendly_errors(func: F) -> F:

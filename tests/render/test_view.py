@@ -76,8 +76,12 @@ def xdisplay() -> Iterator[str]:
     proc.wait(timeout=10)
 
 
-def _view(args: list[str], display: str | None) -> subprocess.Popen[str]:
+def _view(
+    args: list[str], display: str | None, mujoco_gl: str | None = None
+) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    if mujoco_gl is not None:
+        env["MUJOCO_GL"] = mujoco_gl
     if display is not None:
         env["DISPLAY"] = display
     env["PYTHONPATH"] = str(ROOT)
@@ -255,6 +259,20 @@ def test_without_a_display_one_sentence_and_exit_2() -> None:
         "error: robopg view needs a display and none is usable here (DISPLAY and "
         "WAYLAND_DISPLAY are unset); write a video instead with `robopg render reacher`."
     )
+
+
+@pytest.mark.parametrize("mujoco_gl", ["bogus", "egl"])
+def test_mujoco_gl_cannot_stop_the_viewer(xdisplay: str, mujoco_gl: str) -> None:
+    """MUJOCO_GL chooses an offscreen backend; the viewer's window is GLFW's, so a bad or
+    offscreen value neither stops it nor turns into a traceback, with a display or without."""
+    proc = _view(["reacher", "--episodes", "1", "--speed", "8"], xdisplay, mujoco_gl)
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    assert "episode seed 0: return" in out
+    bare = _view(["reacher"], display=None, mujoco_gl=mujoco_gl)
+    _, err = bare.communicate(timeout=120)
+    assert bare.returncode == 2
+    assert " ".join(err.split()).startswith("error: robopg view needs a display")
 
 
 def test_unreachable_display_one_sentence_and_exit_2() -> None:
