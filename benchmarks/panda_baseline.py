@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import Any
 
 import gymnasium as gym
 import mujoco
 import numpy as np
 
 import robopg.envs  # noqa: F401  (registers robopg/PandaReach-v0)
+from robopg.envs.franka import LimitMonitor, LimitRecord
 from robopg.envs.franka_control import osc_action
 from robopg.envs.panda import SUCCESS_RADIUS
 
@@ -37,26 +39,48 @@ from robopg.envs.panda import SUCCESS_RADIUS
 KP, KQ = 700.0, 25.0
 
 
-def run(act: Callable[[np.ndarray, mujoco.MjData], np.ndarray], episodes: int) -> dict[str, float]:
-    """Episodes seeded 0..episodes−1 under ``act(obs, data)``: return, success, safety numbers."""
+def osc_policy(kp: float, kq: float) -> Callable[[np.ndarray, mujoco.MjData], np.ndarray]:
+    """The operational-space controller at gains (kp, kq) as an ``act(obs, data)`` for ``run``."""
+    return lambda obs, data: osc_action(data.model, data, obs[24:27], kp, kq)
+
+
+def run(
+    act: Callable[[np.ndarray, mujoco.MjData], np.ndarray],
+    episodes: int,
+    monitor: LimitMonitor | None = None,
+) -> dict[str, Any]:
+    """Episodes seeded 0..episodes−1 under ``act(obs, data)``: return, success, safety numbers;
+    with a one-env ``monitor`` (Franka's limits), also each episode's ``limits`` record."""
     env = gym.make("robopg/PandaReach-v0")
     data = env.unwrapped.data  # type: ignore[attr-defined]
     returns, finals, peak_act, peak_qvel = [], [], 0.0, 0.0
+    counts, peaks = [], []
     for seed in range(episodes):
         obs, _ = env.reset(seed=seed)
+        if monitor is not None:
+            monitor.reset(np.array([0]), data.qvel[None, :7].copy())
         total, done = 0.0, False
         while not done:
             action = np.clip(act(obs, data), -1.0, 1.0)  # MuJoCo clamps ctrl to [-1, 1] too
             peak_act = max(peak_act, float(np.abs(action).max()))
             obs, reward, terminated, truncated, _ = env.step(action.astype(np.float32))
+            if monitor is not None:
+                monitor.step(
+                    data.qpos[None, :7], data.qvel[None, :7], action[None].astype(np.float32)
+                )
             peak_qvel = max(peak_qvel, float(np.abs(data.qvel).max()))
             total += float(reward)
             done = terminated or truncated
         returns.append(total)
         finals.append(float(np.linalg.norm(obs[27:30])))
+        if monitor is not None:
+            counts.append(monitor.counts[0].copy())
+            peaks.append(monitor.peaks[0].copy())
     env.close()
     final = np.array(finals)
+    limits = LimitRecord(np.array(counts), np.array(peaks)) if monitor is not None else None
     return {
+        "limits": limits,
         "return": float(np.mean(returns)),
         "return_std": float(np.std(returns)),
         "success": float(np.mean(final < SUCCESS_RADIUS)),
@@ -67,7 +91,7 @@ def run(act: Callable[[np.ndarray, mujoco.MjData], np.ndarray], episodes: int) -
     }
 
 
-def report(name: str, episodes: int, r: dict[str, float]) -> None:
+def report(name: str, episodes: int, r: dict[str, Any]) -> None:
     print(f"{name}, {episodes} episodes (seeded 0-{episodes - 1})")
     print(f"  mean return   {r['return']:.3f} ± {r['return_std']:.3f}")
     print(f"  success rate  {r['success']:.1%} (final distance < 2 cm)")
@@ -98,14 +122,11 @@ def main() -> None:
     def zero(obs: np.ndarray, data: mujoco.MjData) -> np.ndarray:
         return np.zeros(7)
 
-    def osc(kp: float, kq: float) -> Callable[[np.ndarray, mujoco.MjData], np.ndarray]:
-        return lambda obs, data: osc_action(data.model, data, obs[24:27], kp, kq)
-
     report("zero torque", args.episodes, run(zero, args.episodes))
     scores: list[tuple[float, float, float]] = []
     for kp in args.kp:
         for kq in args.kq:
-            r = run(osc(kp, kq), args.episodes)
+            r = run(osc_policy(kp, kq), args.episodes)
             report(f"OSC baseline (kp {kp:g}, kq {kq:g})", args.episodes, r)
             scores.append((r["return"], kp, kq))
     if len(scores) > 1:

@@ -19,13 +19,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
+from panda_baseline import KP, KQ, osc_policy, run
 
 import robopg.envs  # noqa: F401  (registers robopg/PandaReach-v0)
 from robopg.deploy.evaluate import EvalResult, evaluate_saved_policy
 from robopg.envs.franka import PANDA_LIMITS, PEAKS, VIOLATIONS, LimitMonitor, LimitRecord
-from robopg.envs.franka_control import osc_action
 from robopg.envs.tasks import TASKS
 
 
@@ -67,38 +66,20 @@ def score(source: str, episodes: int, randomize: str) -> dict[str, Any]:
     return row
 
 
-def score_osc(episodes: int, kp: float = 700.0, kq: float = 25.0) -> dict[str, Any]:
-    """The OSC baseline (``benchmarks/panda_baseline.py``'s gains) on panda-reach through
-    gymnasium, watched by the same limit monitor as the engine's."""
-    env = gym.make("robopg/PandaReach-v0")
-    inner = env.unwrapped
-    model, data = inner.model, inner.data  # type: ignore[attr-defined]
+def score_osc(episodes: int, kp: float = KP, kq: float = KQ) -> dict[str, Any]:
+    """The OSC baseline (``benchmarks/panda_baseline.py``'s gains and episode loop) on
+    panda-reach through gymnasium, watched by the same limit monitor as the engine's."""
     arm = TASKS["panda-reach"].arm_task()
+    model = arm.load_model()
     dt = float(model.opt.timestep) * arm.frame_skip
-    low, high = env.action_space.low, env.action_space.high  # type: ignore[attr-defined]
+    low, high = -np.ones(model.nu), np.ones(model.nu)  # the env's action space
     monitor = LimitMonitor(PANDA_LIMITS, 1, dt, model.actuator_gear[:, 0], low, high)
-    returns, finals, counts, peaks = [], [], [], []
-    for seed in range(episodes):
-        obs, _ = env.reset(seed=seed)
-        monitor.reset(np.array([0]), data.qvel[None, :7].copy())
-        total, done = 0.0, False
-        while not done:
-            target = data.mocap_pos[0].copy()
-            action = np.clip(osc_action(model, data, target, kp, kq), low, high)
-            obs, reward, terminated, truncated, _ = env.step(action.astype(np.float32))
-            monitor.step(data.qpos[None, :7], data.qvel[None, :7], action[None].astype(np.float32))
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-        finals.append(arm.final_distance(obs[None])[0])
-        counts.append(monitor.counts[0].copy())
-        peaks.append(monitor.peaks[0].copy())
-    env.close()
+    result = run(osc_policy(kp, kq), episodes, monitor)
     row: dict[str, Any] = {"policy": f"OSC kp={kp:g} kq={kq:g}", "task": "panda-reach"}
     row["action"] = "torque"
-    row["return"] = float(np.mean(returns))
-    row["success"] = float(np.mean(np.array(finals) < arm.success_radius))
-    row.update(limit_numbers(LimitRecord(np.array(counts), np.array(peaks))))
+    row["return"] = result["return"]
+    row["success"] = result["success"]
+    row.update(limit_numbers(result["limits"]))
     return row
 
 
