@@ -214,6 +214,12 @@ class Controller:
     def _mean_net(self) -> MLP:
         return _mlp(self.weights, self.biases, self.activation)
 
+    @functools.cached_property
+    def _log_std_net(self) -> MLP:
+        """A ``--std state`` policy's σ head (built once, like the mean's)."""
+        assert self.state_std is not None
+        return _mlp(self.state_std.weights, self.state_std.biases, self.activation)
+
     @property
     def obs_dim(self) -> int:
         return int(self.weights[0].shape[1])
@@ -259,7 +265,7 @@ class Controller:
             assert self.std is not None
             return np.broadcast_to(self.std, (norm.shape[0], self.act_dim))
         s = self.state_std
-        raw = _mlp(s.weights, s.biases, self.activation)(norm)
+        raw = self._log_std_net(norm)
         return np.exp(s.log_min + (s.log_max - s.log_min) * 0.5 * (np.tanh(raw) + 1.0))
 
     def std_batch(self, obs: Obs) -> np.ndarray:
