@@ -32,7 +32,8 @@ def add_task(spec: TaskSpec) -> None:
     known = TASKS.get(spec.name)
     if known is not None and known != spec:
         raise EnvError(f"A task named '{spec.name}' is already registered ({known.gym_id}).")
-    table = sorted([*TASKS.values(), spec], key=lambda s: (s.rank, s.name))
+    others = [s for s in TASKS.values() if s.name != spec.name]
+    table = sorted([*others, spec], key=lambda s: (s.rank, s.name))
     TASKS.clear()
     TASKS.update({s.name: s for s in table})
     ARM_TASKS.clear()
