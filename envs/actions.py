@@ -9,7 +9,9 @@
 An interface other than ``torque`` is an ``ActionLaw``: the model it runs on (the task's MJCF with
 its actuators replaced) and the numpy step from a policy action to the next ``ctrl``. Its state
 is ``ctrl`` (the joint target) and ``act`` (the target's low-pass filter), both part of MuJoCo's
-integration state, so snapshots, ``attach()`` and the device engine carry it with the physics.
+integration state, so snapshots, ``attach()`` and the device engine carry it with the physics,
+and the last substep's actuator force, from which the next substep's force range is set
+(``torque_range``: the law's torque-rate clamp).
 Which tasks offer which interfaces is their ``TaskSpec``'s (``actions``, ``laws``).
 """
 
@@ -30,9 +32,11 @@ ACTION_MEANINGS = {
     "torque": "joint torques as a fraction of each joint's torque limit, held for the step",
     "joint": (
         "the change of the joint-position target this control step, in units of its bound "
-        "(0.9 x Franka's joint velocity limit x dt); below it run the joint impedance law "
-        "tau = K (q*_f - q) - D qdot with q*_f the target through a first-order filter "
-        "(robopg.envs.franka_control: K, D, tau_f)"
+        "(0.9 x Franka's joint velocity limit x dt), the target kept 0.1 rad inside each joint's "
+        "range; below it run, every 5 ms, the joint impedance law tau = K (q*_f - q) - D qdot "
+        "with q*_f the target through a first-order filter, tau clamped to the torque limits "
+        "and to within 990 N·m/s x 5 ms of the last torque (robopg.envs.franka_control: K, D, "
+        "tau_f, impedance_torque)"
     ),
     "cartesian": (
         "the flange's displacement along the base frame's x, y, z this control step, in units "
@@ -80,6 +84,12 @@ class ActionLaw(Protocol):
     @property
     def command(self) -> Command:
         """The law's step, a ``Command``: a method of the law with that signature."""
+        ...
+
+    def torque_range(self, force: np.ndarray, out: np.ndarray) -> None:
+        """Write the (k, nu, 2) actuator force range of the next physics substep into ``out``
+        from the (k, nu) actuator force of the last one: how the law bounds its torque rate.
+        Engines call it before every substep (the force range is then per env)."""
         ...
 
     def check_model(self, model: mujoco.MjModel) -> None:

@@ -297,8 +297,10 @@ class BatchedArmEnv:
             self._act = self._batch.bind("act")
             self._xanchor = self._batch.bind("xanchor")
             self._xaxis = self._batch.bind("xaxis")
-            self._torque = self._batch.bind("qfrc_actuator")
+            self._torque = self._batch.bind("actuator_force")
             self._last_torque = np.zeros((num_envs, self.model.nu))  # at the last substep
+            # per-env force ranges: the law's torque-rate clamp sets them before each substep
+            self._forcerange = self._batch.expand("actuator_forcerange")
         self._elapsed = np.zeros(num_envs, dtype=np.int64)
         self._rngs: list[np.random.Generator] = []
         self._obs: np.ndarray | None = None
@@ -449,19 +451,21 @@ class BatchedArmEnv:
     # -- internals ---------------------------------------------------------------------------
 
     def _physics(self) -> np.ndarray | None:
-        """``frame_skip`` physics steps of every env. Under an action law whose limits are
-        tracked, one substep at a time (the same physics, bit for bit): the joint torque then
-        changes inside a control step, and the (N, nu) peak |dτ/dt| over the substeps (from the
-        last substep of the step before) is returned for the limit monitor; else None."""
-        if self.law is None or self.limits is None:
+        """``frame_skip`` physics steps of every env. Under an action law, one substep at a
+        time: before each, the law sets every env's actuator force range from its last
+        substep's force (``ActionLaw.torque_range``, the torque-rate clamp); the (N, nu) peak
+        |dτ/dt| over the substeps (from the last substep of the step before) is returned for
+        the limit monitor, when there is one; else None."""
+        if self.law is None:
             self._run(self._batch.step, None, nstep=self.arm.frame_skip)
             return None
         rate = np.zeros_like(self._last_torque)
         for _ in range(self.arm.frame_skip):
+            self.law.torque_range(self._last_torque, self._forcerange)
             self._run(self._batch.step, None, nstep=1)
-            np.maximum(rate, np.abs(self._torque[:, : self.model.nu] - self._last_torque), out=rate)
-            self._last_torque[:] = self._torque[:, : self.model.nu]
-        return rate / self.model.opt.timestep
+            np.maximum(rate, np.abs(self._torque - self._last_torque), out=rate)
+            self._last_torque[:] = self._torque
+        return None if self.limits is None else rate / self.model.opt.timestep
 
     def _keep_frames(self) -> None:
         """Copy the frames the action law's next command reads (body positions, joint anchors
@@ -483,11 +487,15 @@ class BatchedArmEnv:
         if self.randomizer is not None:
             self.randomizer.reset(ids)
         self._elapsed[ids] = 0
+        if self.law is not None:  # the torque-rate clamp starts from rest torque
+            rows = np.empty((ids.size, self.model.nu, 2))
+            self.law.torque_range(np.zeros((ids.size, self.model.nu)), rows)
+            self._forcerange[ids] = rows
         self._run(self._batch.forward, ids)
         if self.limits is not None:
             self.limits.reset(ids, self._qvel[ids])
         if self.law is not None:  # the torque the reset state commands (about −D·θ̇)
-            self._last_torque[ids] = self._torque[ids, : self.model.nu]
+            self._last_torque[ids] = self._torque[ids]
 
     def _observe(self, ids: np.ndarray | None) -> np.ndarray:
         """Observations of envs ``ids`` (None: all) from the current state, from noisy

@@ -4,22 +4,29 @@ These are the laws a robot user deploys below a policy (``robopg.envs.actions``)
 
 - ``joint``: the policy moves a joint-position target q* by at most ``VELOCITY_MARGIN`` ·
   v_max · dt per 50 Hz control step (so the target never asks for more than 90 % of Franka's
-  joint velocity limits); at every physics substep the actuators apply Franka's joint
-  impedance law on top of gravity compensation (the MJCF's ``gravcomp``)
+  joint velocity limits), kept ``RANGE_MARGIN`` inside each joint's range; at every physics
+  substep (5 ms) the actuators apply Franka's joint impedance law on top of gravity
+  compensation (the MJCF's ``gravcomp``), with the torque and its rate clamped:
 
-      τ = clip(K (q*_f − q) − D q̇, ±τ_max),    dq*_f/dt = (q* − q*_f) / τ_f,
+      τ_k = clip(K (q*_f − q) − D q̇,  τ_{k−1} ± r·h,  ±τ_max),    dq*_f/dt = (q* − q*_f) / τ_f,
 
   where q*_f is the target through a first-order low-pass filter, as libfranka filters
-  commands. MuJoCo runs this inside the physics: a ``general`` actuator with gain K, bias
-  (0, −K, −D), ``filterexact`` dynamics of time constant τ_f and force range ±τ_max is exactly
-  that law, so it costs no Python per substep in the batched engine or on MuJoCo Warp.
+  commands, h the substep and r = ``TORQUE_RATE_BOUND`` (libfranka's ``limitRate`` clamps a
+  torque command the same way, on by default). MuJoCo runs the law inside the physics: a
+  ``general`` actuator with gain K, bias (0, −K, −D), ``filterexact`` dynamics of time constant
+  τ_f and a force range is exactly that law once the force range of each substep is
+  τ_{k−1} ± r·h within ±τ_max (``JointTargetLaw.torque_range``: one (k, 7) numpy operation
+  between substeps in the batched engine, one kernel on MuJoCo Warp, a line in ``attach()``'s
+  callback). Why the rate clamp: a contact (the hand meeting the puck or the table) jumps q̇
+  within a substep, and −D q̇ follows it at any rate; the clamp is what keeps such a step inside
+  Franka's 1000 N·m/s, as the robot's own limiter would.
 - ``cartesian``: the policy moves the flange by at most ``CARTESIAN_STEP`` per axis per step;
   damped least squares on the flange's position Jacobian turns the displacement (plus a small
   pull of the redundant joints towards Franka's ready pose) into a change of the same joint
   target, scaled down as a whole if it would exceed the joint target's rate bound, then the
   same impedance actuators. This is panda-gym's design (IK below a Cartesian step), chosen
   over the operational-space law because that law needs the Jacobian and mass matrix at every
-  substep: a Python loop per substep in the batched engine.
+  substep: a Python loop of linear algebra per substep in the batched engine.
 - ``osc_action``: the operational-space law of the panda-reach baseline
   (``benchmarks/panda_baseline.py``), torque at 50 Hz; kept here so the baseline and any
   controller share one implementation.
@@ -27,12 +34,13 @@ These are the laws a robot user deploys below a policy (``robopg.envs.actions``)
 Gains (``JOINT_STIFFNESS``, ``JOINT_DAMPING``, ``TARGET_FILTER_TIME``): K is half of Franka's
 example joint impedance gains (libfranka ``joint_impedance_control``: k = 600, 600, 600, 600,
 250, 150, 50) and D makes each joint critically damped (ζ = D / 2√(K·M_ii) = 1) at the ready pose
-with the model's inertia (``tests/test_franka_control.py`` checks it). Why half, and τ_f = 50 ms
+with the model's inertia (``tests/engines/test_actions.py`` checks it). Why half, and τ_f = 50 ms
 rather than libfranka's 100 Hz filter: libfranka filters a 1 kHz command that is already smooth;
 here the target moves in 50 Hz steps of up to 0.04 rad, and the torque rate of the law is about
 K·(dq*_f/dt − q̇). With Franka's full K a policy reversing every joint at full speed drives it
-past the 1000 N·m/s torque-rate limit; half K and a 50 ms filter keep it under (measured in
-``benchmarks/ACTIONS.md``, tested on random full-scale actions).
+past the 1000 N·m/s torque-rate limit; half K and a 50 ms filter keep it under without the
+clamp ever acting in free motion (measured in ``benchmarks/ACTIONS.md``, tested on random
+full-scale actions), so the clamp changes only contact steps.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ import mujoco
 import numpy as np
 
 from robopg.envs.batched import ArmTask
+from robopg.envs.franka import PANDA_LIMITS
 from robopg.envs.panda import PANDA_HOME, VELOCITY_LIMITS
 from robopg.errors import EnvError
 
@@ -66,6 +75,15 @@ TARGET_FILTER_TIME = 0.05
 #: the joint target moves at most this fraction of Franka's joint velocity limit: the arm's
 #: coupled joints overshoot a target ramp at the full limit by up to 9 % (measured)
 VELOCITY_MARGIN = 0.9
+
+#: the torque rate (N·m/s) the law never exceeds between substeps: 1 % inside Franka's 1000, as
+#: the deployment safety layer's bound (the commanded torque is rounded to float32 on its way)
+TORQUE_RATE_BOUND = 990.0
+
+#: the joint target stays this far (rad) inside each joint's range, as Polymetis keeps its hard
+#: limits 0.1 rad inside Franka's: a target at the range end would drive the joint onto it, and
+#: a joint at its range end is a reflex (an abort) on the real arm
+RANGE_MARGIN = 0.1
 
 #: the largest flange displacement (m) per axis per control step: 0.6 m/s at 50 Hz. At the
 #: ready pose the flange reaches 0.73 m/s in every direction within the joint velocity limits
@@ -111,11 +129,20 @@ def impedance_model(xml_path: Path) -> mujoco.MjModel:
 
 
 def impedance_torque(
-    target_filtered: np.ndarray, qpos: np.ndarray, qvel: np.ndarray, limit: np.ndarray
+    target_filtered: np.ndarray,
+    qpos: np.ndarray,
+    qvel: np.ndarray,
+    limit: np.ndarray,
+    last: np.ndarray | None = None,
+    dt: float = 0.0,
 ) -> np.ndarray:
-    """(…, 7) joint torque of the law, τ = clip(K (q*_f − q) − D q̇, ±limit): what the model's
-    actuators apply, for a controller outside MuJoCo (a 1 kHz loop on the robot)."""
+    """(…, 7) joint torque of the law, τ = clip(K (q*_f − q) − D q̇, last ± r·dt, ±limit): what
+    the model's actuators apply, for a controller outside MuJoCo (a 1 kHz loop on the robot).
+    ``last``: the torque commanded ``dt`` seconds before (None: no rate clamp, the first
+    command); r = ``TORQUE_RATE_BOUND``."""
     tau = JOINT_STIFFNESS * (target_filtered - qpos) - JOINT_DAMPING * qvel
+    if last is not None:
+        tau = np.clip(tau, last - TORQUE_RATE_BOUND * dt, last + TORQUE_RATE_BOUND * dt)
     return np.clip(tau, -limit, limit)
 
 
@@ -142,7 +169,8 @@ def least_squares_step(jac: np.ndarray, dx: np.ndarray, dq0: np.ndarray) -> np.n
 
 
 class JointTargetLaw:
-    """``joint``: q*ₜ₊₁ = clip(q*ₜ + a·Δ, joint range), Δ = ``VELOCITY_MARGIN``·v_max·dt."""
+    """``joint``: q*ₜ₊₁ = clip(q*ₜ + a·Δ, joint range ∓ ``RANGE_MARGIN``), Δ =
+    ``VELOCITY_MARGIN``·v_max·dt; the actuators' force range follows ``torque_range``."""
 
     name = "joint"
     #: the policy's action size: one target change per joint
@@ -151,8 +179,11 @@ class JointTargetLaw:
     def __init__(self, model: mujoco.MjModel, dt: float) -> None:
         self.nu = int(model.nu)
         self.step_bound = VELOCITY_MARGIN * VELOCITY_LIMITS * dt  # (7,) rad per control step
-        self.low = model.jnt_range[:ARM, 0].copy()
-        self.high = model.jnt_range[:ARM, 1].copy()
+        self.low = model.jnt_range[:ARM, 0] + RANGE_MARGIN
+        self.high = model.jnt_range[:ARM, 1] - RANGE_MARGIN
+        #: (nu,) the actuators' torque limit, and the most the torque moves in one substep
+        self.torque_limit = np.array(PANDA_LIMITS.torque)
+        self.rate_step = TORQUE_RATE_BOUND * float(model.opt.timestep)
 
     @property
     def action_low(self) -> np.ndarray:
@@ -181,6 +212,13 @@ class JointTargetLaw:
     ) -> np.ndarray:
         step = self.joint_step(actions, ctrl, (xpos, xanchor, xaxis))
         return np.clip(ctrl + step, self.low, self.high)
+
+    def torque_range(self, force: np.ndarray, out: np.ndarray) -> None:
+        """Write the (k, nu, 2) actuator force range of the next physics substep into ``out``,
+        from the (k, nu) actuator force of the last one: force ± ``rate_step``, within the
+        torque limit. MuJoCo clamps the law's torque to it, which bounds the torque rate."""
+        np.maximum(force - self.rate_step, -self.torque_limit, out=out[..., 0])
+        np.minimum(force + self.rate_step, self.torque_limit, out=out[..., 1])
 
     def check_model(self, model: mujoco.MjModel) -> None:
         dyn = model.actuator_dyntype[:ARM]
@@ -243,21 +281,25 @@ def substep_peaks(
     control step: through ``arm.law`` as the engine runs it, or as ``ctrl`` under torque. What a
     law's gains are judged by (``benchmarks/actions.py``, the rate-bound tests): the engine's
     limit monitor reads control steps, the robot every millisecond."""
-    model = arm.model
+    model, law = arm.model, arm.law
     prev = data.qfrc_actuator[:ARM].copy()
     rate = speed = 0.0
+    nominal = model.actuator_forcerange.copy()
     for a in actions:
-        if arm.law is None:
+        if law is None:
             data.ctrl[:] = a
         else:
             frames = (data.xpos[None], data.xanchor[None], data.xaxis[None])
-            data.ctrl[:] = arm.law.command(a[None], data.ctrl[None], data.qpos[None], *frames)[0]
+            data.ctrl[:] = law.command(a[None], data.ctrl[None], data.qpos[None], *frames)[0]
         for _ in range(arm.frame_skip):
+            if isinstance(law, JointTargetLaw):
+                law.torque_range(data.actuator_force[None], model.actuator_forcerange[None])
             mujoco.mj_step(model, data)
             force = data.qfrc_actuator[:ARM].copy()
             rate = max(rate, float(np.abs(force - prev).max()) / model.opt.timestep)
             speed = max(speed, float((np.abs(data.qvel[:ARM]) / VELOCITY_LIMITS).max()))
             prev = force
+    model.actuator_forcerange[:] = nominal
     return rate, speed
 
 

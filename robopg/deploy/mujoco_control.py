@@ -26,7 +26,10 @@ model of that interface, ``task_model(task, action)``, whose actuators run the j
 law at every physics step: at each control step the callback turns the action into the next
 joint target with the task's own ``ActionLaw.command`` (from the positions and joint frames the
 env saw, kept as the body positions are) and holds it in ``data.ctrl``; ``data.ctrl`` and
-``data.act`` are the law's state.
+``data.act`` are the law's state. The law also bounds its torque rate: at every physics step
+the callback sets ``model.actuator_forcerange`` from the last step's ``data.actuator_force``
+(``ActionLaw.torque_range``), as the engine does per env; ``detach()`` restores the model's
+own force range.
 
 A controller with a safety layer (the Panda tasks' default) keeps each arm's last command; the
 callback calls the controller's ``reset()`` (when it has one) at every reset it sees, so an
@@ -137,6 +140,7 @@ class Attachment:
         self._prev_xpos: np.ndarray | None = None  # (nbody, 3) at the previous invocation
         self._prev_frames: tuple[np.ndarray, np.ndarray] | None = None  # xanchor, xaxis
         self._action = np.zeros(model.nu)
+        self._forcerange = np.array(model.actuator_forcerange)  # restored by detach()
         self._reset_controller = getattr(controller, "reset", None)  # optional: safety state
         mujoco.set_mjcb_control(self._callback)
 
@@ -151,6 +155,10 @@ class Attachment:
             self._calls, self._prev_xpos, self._prev_frames = 0, None, None
             if self._reset_controller is not None:
                 self._reset_controller()
+        if self.law is not None:  # the torque-rate clamp, from the last step's force (zero
+            # after mj_resetData: the engine clamps a reset's mj_forward from rest torque too)
+            force = np.array(data.actuator_force)[None]
+            self.law.torque_range(force, model.actuator_forcerange[None])
         if self._calls % self._period == 0:
             action = self.controller.act(self.observation(data, self._prev_xpos))
             self._action = np.asarray(action, dtype=self._action_dtype)
@@ -178,8 +186,10 @@ class Attachment:
         )[0]
 
     def detach(self) -> None:
-        """Remove the control callback (MuJoCo then leaves ``data.ctrl`` as it is)."""
+        """Remove the control callback (MuJoCo then leaves ``data.ctrl`` as it is) and give
+        the model back its own actuator force range."""
         mujoco.set_mjcb_control(None)
+        self.model.actuator_forcerange[:] = self._forcerange
 
     def __enter__(self) -> Attachment:
         return self

@@ -20,6 +20,8 @@ from robopg.envs.franka_control import (
     CARTESIAN_STEP,
     JOINT_DAMPING,
     JOINT_STIFFNESS,
+    RANGE_MARGIN,
+    TORQUE_RATE_BOUND,
     VELOCITY_MARGIN,
     filter_target,
     impedance_torque,
@@ -82,8 +84,56 @@ def test_joint_target_moves_at_most_its_bound_and_stays_in_range():
     for _ in range(200):  # pushing on: every joint ends at its range's end, not beyond
         res = env.step(np.ones((2, 7)))
     low, high = env.model.jnt_range[:, 0], env.model.jnt_range[:, 1]
-    assert np.all(env._ctrl >= low) and np.all(env._ctrl <= high)
+    assert np.all(env._ctrl >= low + RANGE_MARGIN) and np.all(env._ctrl <= high - RANGE_MARGIN)
+    assert np.isclose(env._ctrl, high - RANGE_MARGIN, rtol=0, atol=1e-12).any()
     assert not np.isnan(res.obs).any()
+    assert env.limits is not None and env.limits.counts[:, 2].sum() == 0  # no joint at its end
+
+
+def test_the_force_range_clamps_the_laws_torque_rate():
+    """With the force range ``torque_range`` sets from the last torque, the actuators apply
+    ``impedance_torque`` with its rate clamp: a target jump asks for far more than 990 N·m/s,
+    the torque ramps by exactly the bound per substep instead."""
+    model, data = task_model("panda-reach", "joint")
+    arm = REACH.make_arm("joint", model)
+    assert arm.law is not None
+    data.qpos[:] = PANDA_HOME
+    data.ctrl[:] = data.act[:] = PANDA_HOME + 40.0 / JOINT_STIFFNESS  # 40 N·m asked at once
+    mujoco.mj_forward(model, data)
+    last = np.zeros(7)
+    h = model.opt.timestep
+    for _ in range(2):  # 2 · 4.95 N·m: under every torque limit
+        arm.law.torque_range(last[None], model.actuator_forcerange[None])
+        mujoco.mj_forward(model, data)
+        want = impedance_torque(data.act, data.qpos, data.qvel, TORQUE_LIMIT, last, h)
+        np.testing.assert_allclose(data.actuator_force, want, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(np.abs(data.actuator_force - last), TORQUE_RATE_BOUND * h)
+        mujoco.mj_step(model, data)
+        last = data.actuator_force.copy()
+    unclamped = impedance_torque(data.act, data.qpos, data.qvel, TORQUE_LIMIT)
+    assert np.all(unclamped > last + 2.0)  # the law asks for more: the clamp held it back
+
+
+def test_contacts_cannot_break_the_torque_rate_limit():
+    """panda-push's hand swung down onto the table at speed, then random full-scale steps: the
+    contacts jump q̇, and −D q̇ with it; the clamp keeps every substep under Franka's 1000 N·m/s
+    where the law alone (no rate clamp) exceeds it (measured 2168 N·m/s)."""
+
+    def peak(clamp: bool) -> float:
+        env = make_vector_env("panda-push", 8, action="joint")
+        assert env.limits is not None and env.law is not None
+        if not clamp:
+            env.law.rate_step = np.inf  # type: ignore[attr-defined]
+        env.reset(2)
+        rng = np.random.default_rng(0)
+        down = np.tile([0.0, 0.5, 0.0, -0.5, 0.0, 1.0, 0.0], (8, 1))  # shoulder, elbow, wrist
+        for t in range(env.max_episode_steps - 1):
+            env.step(down if t <= 30 else rng.choice([-1.0, 1.0], (8, 7)))
+        return float(env.limits.peaks[:, 4].max()) * TORQUE_RATE_LIMIT
+
+    clamped, free = peak(True), peak(False)
+    assert free > TORQUE_RATE_LIMIT, free
+    assert clamped <= TORQUE_RATE_BOUND * (1 + 1e-9), clamped
 
 
 def test_joint_interface_tracks_a_target_and_holds_it():

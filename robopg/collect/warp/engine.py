@@ -32,6 +32,7 @@ from robopg.collect.warp.install import require_warp
 from robopg.collect.warp.randomize import DeviceRandomizer
 from robopg.collect.warp.tasks import device_task
 from robopg.envs.batched import ArmTask, skip_impossible_collisions
+from robopg.envs.franka_control import JointTargetLaw
 from robopg.envs.randomize import ModelLayout, RandomizeSettings
 from robopg.errors import EnvError
 
@@ -121,6 +122,8 @@ class WarpArmEnv:
         self.nconmax = nconmax if nconmax is not None else con
         self.njmax = njmax if njmax is not None else efc
         batched = {} if randomize is None else dict.fromkeys(randomize.model_fields, num_envs)
+        if arm.law is not None:  # the law's torque-rate clamp sets a force range per world
+            batched["actuator_forcerange"] = num_envs
         with self._scope():
             self._m = mjw.put_model(model, batch_sizes=batched)
             self._d = mjw.make_data(model, nworld=num_envs, nconmax=self.nconmax, njmax=self.njmax)
@@ -154,7 +157,16 @@ class WarpArmEnv:
             self.randomizer = DeviceRandomizer(
                 randomize, ModelLayout.of(model), num_envs, self.device, self.act_dim
             )
-            self.randomizer.bind({f: wp.to_torch(getattr(self._m, f)) for f in batched})
+            fields = randomize.model_fields
+            self.randomizer.bind({f: wp.to_torch(getattr(self._m, f)) for f in fields})
+        self._rate_clamp = None
+        if isinstance(arm.law, JointTargetLaw):
+            from robopg.collect.warp.rate import DeviceTorqueRange
+
+            self._force = wp.to_torch(d.actuator_force)
+            self._rate_clamp = DeviceTorqueRange(
+                arm.law, d.actuator_force, self._m.actuator_forcerange, self._wp_device
+            )
         self.true_final_obs: torch.Tensor | None = None
         self._log = log
         # None while the kernels load (a capture cannot load modules), then {} if graphs are on
@@ -321,6 +333,8 @@ class WarpArmEnv:
             start = self._law.reset_ctrl(self._qpos)
             self._ctrl.copy_(torch.where(m, start, self._ctrl))
             self._act.copy_(torch.where(m, start, self._act))
+        if self._rate_clamp is not None:  # the torque-rate clamp starts from rest torque
+            self._force.masked_fill_(m, 0.0)
         self._elapsed.masked_fill_(mask, 0)
         self._warp("kinematics", self._kinematics_of_worlds)
 
@@ -335,6 +349,8 @@ class WarpArmEnv:
 
     def _physics(self) -> None:
         for _ in range(self.arm.frame_skip):
+            if self._rate_clamp is not None:  # the law's force range, from the last substep
+                self._rate_clamp.launch()
             self._mjw.step(self._m, self._d)
 
     def _reset_masked(self) -> None:
@@ -424,6 +440,8 @@ class WarpArmEnv:
         start = time.perf_counter()
         self._reset_where(torch.ones(self.num_envs, dtype=torch.bool, device=self.device))
         with self._scope():
+            if self._rate_clamp is not None:
+                self._rate_clamp.launch()
             self._mjw.step(self._m, self._d)
             self._mjw.kinematics(self._m, self._d)
             self._wp.synchronize_device(self._wp_device)
