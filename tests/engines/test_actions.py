@@ -289,3 +289,46 @@ def test_the_checkpoint_records_the_interface_and_eval_uses_it(tmp_path: Path):
     _, _, result = evaluate_saved_policy(run, episodes=2, seed=0)
     assert result.lengths == [150, 150]
     assert result.peak_action is not None and result.peak_action.shape == (2, 3)
+
+
+class _Scripted:
+    """A controller playing fixed (steps, 7) joint actions in order (the ``ActsOnTask`` shape)."""
+
+    task, act_dim, action = "panda-push", 7, "joint"
+
+    def __init__(self, actions: np.ndarray) -> None:
+        self.actions, self.t = actions, 0
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        self.t += 1
+        return self.actions[self.t - 1]
+
+
+def test_attach_clamps_the_torque_rate_as_the_engine_bit_for_bit():
+    """The swing onto the table, where the clamp binds: attach()'s callback sets the force range
+    as the engine does, and gives the model its own range back on detach."""
+    from robopg.deploy.mujoco_control import Attachment, reset_data
+
+    rng = np.random.default_rng(0)  # env 1 of test_contacts_cannot_break_…: binds at step 178
+    down = np.tile([0.0, 0.5, 0.0, -0.5, 0.0, 1.0, 0.0], (31, 1))
+    flail = rng.choice([-1.0, 1.0], (150, 8, 7))[:, 1]
+    actions = np.concatenate([down, flail]).astype(np.float32)
+    env = make_vector_env("panda-push", 1, action="joint")
+    env.reset(3)
+    expected = [env.get_data(0).qpos.copy()]
+    for a in actions:
+        env.step(a[None])
+        expected.append(env.get_data(0).qpos.copy())
+    assert env.limits is not None
+    assert env.limits.peaks[0, 4].max() == pytest.approx(TORQUE_RATE_BOUND / TORQUE_RATE_LIMIT)
+    model, data = task_model("panda-push", "joint")
+    nominal = model.actuator_forcerange.copy()
+    reset_data("panda-push", model, data, 3, "joint")
+    got = [data.qpos.copy()]
+    with Attachment(_Scripted(actions), model, data):
+        for _ in actions:
+            for _ in range(4):
+                mujoco.mj_step(model, data)
+            got.append(data.qpos.copy())
+    np.testing.assert_array_equal(np.array(got), np.array(expected))
+    np.testing.assert_array_equal(model.actuator_forcerange, nominal)
