@@ -17,8 +17,9 @@ threads: the cost, less sensitive to other processes on the cores), and their ra
 - ``delay``: the one-step action delay alone;
 - ``panda``: the shipped preset, everything at once.
 
-With ``--ablate``, it scores the shipped panda-reach and panda-push policies instead (as
-``robopg eval <task> --episodes N --randomize …``: deterministic, episode i seeded i) nominally,
+With ``--ablate [POLICY ...]``, it scores policies instead (run directories, checkpoints or task
+names; by default the shipped panda-reach and panda-push policies), as ``robopg eval POLICY
+--episodes N --randomize …`` does (deterministic, episode i seeded i), nominally,
 under the whole preset and under each of its parts alone (the delay at probability 1), so the
 drop under randomization can be traced to its causes.
 """
@@ -89,16 +90,19 @@ def parts() -> dict[str, RandomizeSettings | None]:
     }
 
 
-def ablate(episodes: int) -> None:
+def ablate(episodes: int, policies: list[str]) -> None:
     from robopg.deploy.controller import Controller
     from robopg.deploy.evaluate import run_episodes
     from robopg.envs.panda import PandaPushTask, PandaReachTask
 
-    for task, success in (
-        ("panda-reach", PandaReachTask.success),
-        ("panda-push", PandaPushTask.success),
-    ):
-        ctrl = Controller.load(task, safety=False)
+    successes = {"panda-reach": PandaReachTask.success, "panda-push": PandaPushTask.success}
+    for source in policies:
+        ctrl = Controller.load(source, safety=False)
+        task = ctrl.task
+        if task not in successes:
+            raise SystemExit(f"{source} is a {task} policy; --ablate scores the Panda tasks.")
+        success = successes[task]
+        print(f"{source}: a {task} policy, action interface {ctrl.action}")
         for name, settings in parts().items():
             if name.startswith("puck") and task != "panda-push":
                 continue
@@ -126,11 +130,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=available_cores())
     parser.add_argument("--steps", type=int, default=400, help="timed steps per measurement")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--ablate", action="store_true", help="score the shipped policies")
+    parser.add_argument(
+        "--ablate",
+        nargs="*",
+        metavar="POLICY",
+        help="score policies (default: the shipped panda-reach and panda-push) per part",
+    )
     parser.add_argument("--episodes", type=int, default=200, help="episodes per score (--ablate)")
     args = parser.parse_args()
-    if args.ablate:
-        ablate(args.episodes)
+    if args.ablate is not None:
+        ablate(args.episodes, args.ablate or ["panda-reach", "panda-push"])
         return
     table = variants()
     print(f"{args.num_envs} envs, {args.threads} threads, median of {args.rounds} rounds")
