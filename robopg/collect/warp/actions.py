@@ -4,7 +4,8 @@ Why a second definition: the device engine keeps ``ctrl`` on the accelerator, so
 ``ActionLaw.command`` cannot run there. Each function mirrors its numpy law term for term, with
 the constants read from the numpy law itself (written once); ``tests/warp/test_warp_actions.py``
 checks the two engines agree along episodes. The joint impedance law itself needs no twin: it is the
-model's actuators, which MuJoCo Warp runs like MuJoCo.
+model's actuators, which MuJoCo Warp runs like MuJoCo; its torque-rate clamp is a Warp kernel
+(``robopg.collect.warp.rate``) that sets each world's force range before every substep.
 """
 
 from __future__ import annotations
