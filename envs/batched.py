@@ -28,7 +28,7 @@ from mujoco.batch import Batch, SimulationError
 from robopg.envs.actions import ActionLaw
 from robopg.envs.franka import JointLimits, LimitMonitor
 from robopg.envs.randomize import Randomizer, RandomizeSettings
-from robopg.envs.vector import StepResult, check_actions, pair_seeds
+from robopg.envs.vector import StepResult, check_actions, pair_seeds, restore_rngs
 from robopg.errors import EnvError
 
 #: the physics state a snapshot holds per env: qpos, qvel, act, warmstart, time, ctrl, mocap …
@@ -419,12 +419,7 @@ class BatchedArmEnv:
             xpos, xanchor, xaxis = (np.array(state[k], dtype=np.float64) for k in FRAMES)
             self._frames = (xpos, xanchor, xaxis)
             self._last_torque[:] = np.asarray(state["law_torque"], dtype=np.float64)
-        rngs = []
-        for rng_state in state["rng"]:
-            rng = np.random.Generator(np.random.PCG64())
-            rng.bit_generator.state = rng_state
-            rngs.append(rng)
-        self._rngs = rngs
+        self._rngs = restore_rngs(state["rng"])
         if self.limits is not None:
             self.limits.load_state_dict(state)
         if self.randomizer is not None:

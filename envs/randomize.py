@@ -60,6 +60,7 @@ from typing import Any
 import mujoco
 import numpy as np
 
+from robopg.envs.vector import restore_rngs
 from robopg.errors import ConfigError
 
 #: the second word of the seed of each env's parameter generator, and of the noise generator
@@ -491,12 +492,7 @@ class Randomizer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore ``state_dict()``, writing the restored parameters into the model rows."""
-        rngs = []
-        for rng_state in state["randomize_rng"]:
-            rng = np.random.Generator(np.random.PCG64())
-            rng.bit_generator.state = rng_state
-            rngs.append(rng)
-        self._rngs = rngs
+        self._rngs = restore_rngs(state["randomize_rng"])
         self._noise.bit_generator.state = state["randomize_noise"]
         self._rows = np.asarray(state["randomize_rows"], dtype=np.int64)
         self._prev[:] = np.asarray(state["randomize_prev"])

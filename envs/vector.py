@@ -73,6 +73,17 @@ def pair_seeds(seed: int, num_envs: int, paired: bool) -> list[int]:
     return [int(seed) + (i // 2 if paired else i) for i in range(num_envs)]
 
 
+def restore_rngs(states: list[dict[str, Any]]) -> list[np.random.Generator]:
+    """Generators continuing exactly from their saved ``bit_generator.state`` dicts (PCG64, as
+    ``make_rng`` makes them): how an engine snapshot brings back its per-env generators."""
+    rngs = []
+    for state in states:
+        rng = np.random.Generator(np.random.PCG64())
+        rng.bit_generator.state = state
+        rngs.append(rng)
+    return rngs
+
+
 def check_actions(task: str, actions: np.ndarray, num_envs: int, act_dim: int) -> np.ndarray:
     """Validate a batch of actions and return it as float64 (N, act_dim).
 
