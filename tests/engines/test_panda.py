@@ -10,7 +10,7 @@ import mujoco
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
-from gymnasium.vector import AutoresetMode, SyncVectorEnv
+from trajectories import assert_engine_is_gym
 
 from robopg.envs import TASKS, make_vector_env
 from robopg.envs.batched import BatchedArmEnv
@@ -174,22 +174,8 @@ def test_gymnasium_registration_checker_and_bitwise_engine(
     assert env.spec is not None and env.spec.max_episode_steps == steps
     check_env(env.unwrapped, skip_render_check=True)
     env.close()
-    n = 2
-    eng = batched(n, task=task)
-    ref = SyncVectorEnv(
-        [lambda: gym.make(gym_id) for _ in range(n)], autoreset_mode=AutoresetMode.SAME_STEP
-    )
-    assert np.array_equal(eng.reset(17), ref.reset(seed=17)[0])
-    rng = np.random.default_rng(2)
-    for _ in range(eng.max_episode_steps + 5):
-        a = rng.uniform(-1.2, 1.2, size=(n, 7)).astype(np.float32)
-        out = eng.step(a)
-        obs, rew, term, trunc, _ = ref.step(a)
-        assert np.array_equal(out.obs, obs)
-        assert np.array_equal(out.reward, rew)
-        assert np.array_equal(out.terminated, term)
-        assert np.array_equal(out.truncated, trunc)
-    ref.close()
+    eng = batched(2, task=task)
+    assert_engine_is_gym(eng, gym_id, eng.max_episode_steps + 5, bound=1.2)
 
 
 def test_robopg_envs_lists_panda_reach() -> None:

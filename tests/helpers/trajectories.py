@@ -5,6 +5,8 @@ env's reset state (``reset_data``). Both return (steps + 1, nq) ``qpos``, the st
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 import mujoco
 import numpy as np
@@ -39,3 +41,26 @@ def attach_trajectory(
                 mujoco.mj_step(model, data)
             qpos.append(data.qpos.copy())
     return np.array(qpos)
+
+
+def assert_engine_is_gym(engine: Any, gym_id: str, steps: int, bound: float) -> None:
+    """``engine`` (a batched engine of N envs) and N ``gym.make(gym_id)`` in a same-step
+    autoreset ``SyncVectorEnv`` give identical observations, rewards and flags, bit for bit:
+    both reset with seed 17, then ``steps`` steps of float32 actions uniform in ±``bound``."""
+    from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+    n = engine.num_envs
+    ref = SyncVectorEnv(
+        [lambda: gym.make(gym_id) for _ in range(n)], autoreset_mode=AutoresetMode.SAME_STEP
+    )
+    assert np.array_equal(engine.reset(17), ref.reset(seed=17)[0])
+    rng = np.random.default_rng(2)
+    for _ in range(steps):
+        a = rng.uniform(-bound, bound, size=(n, engine.act_dim)).astype(np.float32)
+        out = engine.step(a)
+        obs, rew, term, trunc, _ = ref.step(a)
+        assert np.array_equal(out.obs, obs)
+        assert np.array_equal(out.reward, rew)
+        assert np.array_equal(out.terminated, term)
+        assert np.array_equal(out.truncated, trunc)
+    ref.close()
