@@ -292,7 +292,7 @@ def substep_peaks(
             frames = (data.xpos[None], data.xanchor[None], data.xaxis[None])
             data.ctrl[:] = law.command(a[None], data.ctrl[None], data.qpos[None], *frames)[0]
         for _ in range(arm.frame_skip):
-            if isinstance(law, JointTargetLaw):
+            if law is not None:  # the torque-rate clamp, as the engines set it
                 law.torque_range(data.actuator_force[None], model.actuator_forcerange[None])
             mujoco.mj_step(model, data)
             force = data.qfrc_actuator[:ARM].copy()
