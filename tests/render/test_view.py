@@ -57,12 +57,17 @@ def _xvfb_or_skip() -> str:
 
 @pytest.fixture(scope="module")
 def xdisplay() -> Iterator[str]:
-    """A fresh Xvfb server; ``-displayfd`` makes it pick a free display number and print it."""
+    """A fresh Xvfb server; ``-displayfd`` makes it pick a free display number and print it.
+
+    ``-noreset``: by default an X server resets when its last client disconnects, and a viewer
+    that connects during that reset is refused. The tests open one viewer after another, so
+    without it a loaded machine can land a connection in that window.
+    """
     xvfb = _xvfb_or_skip()
     read, write = os.pipe()
     proc = subprocess.Popen(
         [xvfb, "-displayfd", str(write), "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24",
-         "-nolisten", "tcp"],
+         "-nolisten", "tcp", "-noreset"],
         pass_fds=(write,),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
