@@ -23,7 +23,7 @@ import mujoco
 import numpy as np
 
 from robopg.deploy.controller import Controller
-from robopg.deploy.mujoco_control import reset_data, task_model
+from robopg.deploy.mujoco_control import arm_class, reset_data, task_model
 
 #: the geoms whose contacts the robot feels as external force (the arm's side of each pair)
 ARM_GEOMS = ("hand", "link7")
@@ -34,10 +34,11 @@ def contact_forces(source: str, episodes: int) -> tuple[np.ndarray, np.ndarray]:
     and (episodes,) each episode's peak, for the policy ``source`` on episodes seeded 0…"""
     ctrl = Controller.load(source)
     model, data = task_model(ctrl.task, ctrl.action)
-    arm = {model.geom(name).id for name in ARM_GEOMS}
+    arm_geoms = {model.geom(name).id for name in ARM_GEOMS}
     wrench = np.zeros(6)
     forces, peaks = [], []
-    steps = 200 * 4  # panda-push: 200 control steps of 4 physics steps
+    arm = arm_class(ctrl.task)
+    steps = arm.max_episode_steps * arm.frame_skip  # physics steps per episode
     for seed in range(episodes):
         reset_data(ctrl.task, model, data, seed, ctrl.action)
         episode = np.zeros(steps)
@@ -46,7 +47,7 @@ def contact_forces(source: str, episodes: int) -> tuple[np.ndarray, np.ndarray]:
                 mujoco.mj_step(model, data)
                 for i in range(data.ncon):
                     contact = data.contact[i]
-                    if contact.geom1 in arm or contact.geom2 in arm:
+                    if contact.geom1 in arm_geoms or contact.geom2 in arm_geoms:
                         mujoco.mj_contactForce(model, data, i, wrench)
                         episode[t] += wrench[0]  # the normal component, in the contact frame
         forces.append(episode)
