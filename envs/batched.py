@@ -351,6 +351,8 @@ class BatchedArmEnv:
                 steps_left = self.max_episode_steps - 1 - self._elapsed
                 reward = self.limits.abort_reward(violated, reward, steps_left)
                 terminated = terminated | violated
+            elif self.limits.shaped:
+                reward = self.limits.shaped_reward(violated, reward)
         self._elapsed += 1
         truncated = self._elapsed >= self.max_episode_steps
         final_obs = obs.copy()

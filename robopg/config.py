@@ -32,7 +32,7 @@ ANTITHETIC_WARP = (
 BASELINES = ("value", "mean", "none")
 DEVICES = ("auto", "cpu", "cuda")
 LR_SCHEDULES = ("constant", "linear")
-LIMITS = ("report", "abort")
+LIMITS = ("report", "abort", "penalize")
 #: the action interfaces (``robopg.envs.actions.ACTIONS``, a test holds them equal; the task
 #: table, which says which task offers which, is checked when the engine is built)
 ACTIONS = ("torque", "joint", "cartesian")
@@ -185,8 +185,10 @@ class TrainConfig:
     )
     limits: str = _f(
         "report",
-        "Franka's limits on the Panda tasks: report (count violations; eval prints them) or "
-        "abort (a step the real robot would abort on ends the episode, with --limit-penalty).",
+        "Franka's limits on the Panda tasks: report (count violations; eval prints them), "
+        "abort (a step the real robot would abort on ends the episode, with --limit-penalty) or "
+        "penalize (such a step costs --limit-penalty, more the further a joint's speed is over "
+        "its limit; episodes go on). Can change on --resume.",
         TASK,
     )
     randomize: str | None = _f(
@@ -198,7 +200,8 @@ class TrainConfig:
     limit_penalty: float = _f(
         2.0,
         "With --limits abort: reward charged for the violating step and for each step the "
-        "episode loses (above the worst per-step cost, so ending early never pays).",
+        "episode loses (above the worst per-step cost, so ending early never pays); with "
+        "penalize: reward per violating step and per unit of speed ratio over the limit.",
         TASK,
     )
     action: str = _f(

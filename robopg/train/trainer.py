@@ -32,7 +32,7 @@ from robopg.config import TrainConfig, save_json
 from robopg.deploy.evaluate import EvalResult, run_episodes
 from robopg.envs import resolve_task
 from robopg.envs.flatten import obs_keys_meta
-from robopg.envs.franka import abort_on_limits
+from robopg.envs.franka import apply_limits
 from robopg.envs.randomize import load_settings
 from robopg.errors import ConfigError, RobopgError, TrainingDiverged
 from robopg.runs.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -152,8 +152,7 @@ class Trainer:
             action=cfg.action,
             randomize=self.randomize,
         )
-        if cfg.limits == "abort":
-            abort_on_limits(self.env, cfg.limit_penalty, self.task.name)
+        apply_limits(self.env, cfg.limits, cfg.limit_penalty, self.task.name)
         torch.manual_seed(self.seeds["init"])
         self.net_cfg = cfg.net_config(self.env.obs_dim, self.env.act_dim)
         self.policy = GaussianPolicy(self.net_cfg).to(self.device)
@@ -549,7 +548,9 @@ class Trainer:
 
 
 def resume_config(source: Path, overrides: dict[str, Any]) -> TrainConfig:
-    """The saved config of a run, with only ``steps`` (and display options) overridable."""
+    """The saved config of a run, with only ``steps``, display options and the limits' reward
+    (``limits``, ``limit_penalty``: a second stage that trains against Franka's limits, e.g.
+    ``--limits penalize``) overridable."""
     meta = load_checkpoint(checkpoint_for_resume(source)).meta
     cfg = TrainConfig.from_dict(meta["config"], source=f"checkpoint '{source}'")
     allowed = {
@@ -561,6 +562,8 @@ def resume_config(source: Path, overrides: dict[str, Any]) -> TrainConfig:
         "checkpoint_every",
         "video_every",
         "tensorboard",
+        "limits",
+        "limit_penalty",
     }
     bad = sorted(k for k, v in overrides.items() if v is not None and k not in allowed)
     if bad:

@@ -129,6 +129,66 @@ def test_abort_ends_the_episode_with_the_penalty() -> None:
     np.testing.assert_array_equal(obs_a[5][1], obs_p[5][1])
 
 
+def test_penalize_charges_by_hand() -> None:
+    """Env 0 at 0.95× joint 1's speed limit and 1.2× joint 7's (a violation): charged
+    2 × (1 + 0.2); env 1 at half of every limit: not charged."""
+    mon = monitor(2)
+    mon.set_penalize(2.0)
+    qvel = np.tile(0.5 * PANDA_LIMITS.velocity, (2, 1))
+    qvel[0, 0] = 0.95 * PANDA_LIMITS.velocity[0]
+    qvel[0, 6] = -1.2 * PANDA_LIMITS.velocity[6]
+    home = np.tile(np.array([0.0, -0.5, 0.0, -2.0, 0.0, 1.5, 0.5]), (2, 1))
+    violated = mon.step(home, qvel, np.zeros((2, 7)))
+    assert violated.tolist() == [True, False]
+    charged = mon.shaped_reward(violated, np.array([-1.0, -1.0]))
+    assert charged == pytest.approx([-1.0 - 2.0 * (1.0 + 0.2), -1.0])
+
+
+def test_penalize_goes_on_and_only_charges_reward() -> None:
+    """The torque jump of the abort test under ``penalize``: no episode ends, observations are
+    bit for bit the plain engine's, and each reward is the plain one less 2 × (the joints'
+    speed ratio over 1, summed, + 1 where a limit was violated), read from the engine."""
+    acts = np.zeros((40, 2, 7))
+    acts[3:, 0, 0] = 1.0  # env 0: a torque jump at step 3, then full torque on joint 1
+    shaped = BatchedArmEnv(PandaReachTask.make(), 2, 1)
+    plain = BatchedArmEnv(PandaReachTask.make(), 2, 1)
+    assert shaped.limits is not None
+    shaped.limits.set_penalize(2.0)
+    shaped.reset(5), plain.reset(5)
+    for a in acts:
+        before = shaped.limits.counts.sum(axis=1)
+        got, want = shaped.step(a), plain.step(a)
+        np.testing.assert_array_equal(got.obs, want.obs)
+        assert not got.terminated.any()
+        over = np.maximum(np.abs(shaped._qvel[:, :7]) / PANDA_LIMITS.velocity - 1.0, 0.0)
+        violated = shaped.limits.counts.sum(axis=1) > before  # a new violation this step
+        np.testing.assert_allclose(
+            got.reward, want.reward - 2.0 * (over.sum(axis=1) + violated), rtol=0, atol=1e-12
+        )
+    counts = shaped.limits.counts
+    assert counts[0, 1] == 1 and counts[0, 0] > 0  # the jump, then joint 1 over its speed
+    assert not counts[1].any()
+
+
+def test_resume_can_turn_the_penalty_on(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A second stage: ``--resume RUN --limits penalize`` trains on against the limits (the
+    config records it); other settings still cannot change on resume."""
+    from robopg.train.trainer import Trainer, resume_config
+
+    from ..conftest import tiny_config
+
+    cfg = tiny_config(tmp_path, env="panda-reach", steps=1200, steps_per_batch=1200)
+    first = Trainer(cfg, show_progress=False).train()
+    assert first.run_dir is not None
+    cfg2 = resume_config(first.run_dir, {"steps": 2400, "limits": "penalize"})
+    trainer = Trainer(cfg2, show_progress=False, resume=first.run_dir)
+    assert trainer.env.limits.shaped and trainer.env.limits.penalty == 2.0  # type: ignore[union-attr]
+    assert trainer.train().env_steps == 2400
+    assert '"limits": "penalize"' in (first.run_dir / "config.json").read_text()
+    with pytest.raises(ConfigError, match="these cannot change: lr"):
+        resume_config(first.run_dir, {"steps": 3600, "lr": 0.1})
+
+
 def test_eval_counts_violation_episodes() -> None:
     """Zero torque breaks nothing; a constant full torque on joint 1 jumps at the first step."""
     from robopg.deploy.evaluate import run_episodes, task_report
@@ -155,7 +215,7 @@ def test_abort_is_refused_where_there_are_no_limits(tmp_path) -> None:  # type: 
         Trainer(tiny_config(tmp_path, limits="abort"), show_progress=False)
     result = CliRunner().invoke(app, ["train", "reacher", "--limits", "sometimes"])
     assert result.exit_code == 2
-    assert "--limits must be one of report, abort, got 'sometimes'." in " ".join(
+    assert "--limits must be one of report, abort, penalize, got 'sometimes'." in " ".join(
         result.output.split()
     )
 
