@@ -33,10 +33,11 @@ ACTION_MEANINGS = {
     "joint": (
         "the change of the joint-position target this control step, in units of its bound "
         "(0.9 x Franka's joint velocity limit x dt), the target kept 0.1 rad inside each joint's "
-        "range; below it run, every 5 ms, the joint impedance law tau = K (q*_f - q) - D qdot "
-        "with q*_f the target through a first-order filter, tau clamped to the torque limits "
-        "and to within 990 N·m/s x 5 ms of the last torque (robopg.envs.franka_control: K, D, "
-        "tau_f, impedance_torque)"
+        "range and within delta = 0.9 x v_max x D / K of the measured angle; below it run, "
+        "every 5 ms, the joint impedance law tau = K (q*_f - q) - D qdot with q*_f the target "
+        "through a first-order filter, tau clamped to the torque limits and to within 990 N·m/s "
+        "x 5 ms of the last torque (robopg.envs.franka_control: K, D, tau_f, TRACKING_BOUND, "
+        "impedance_torque)"
     ),
     "cartesian": (
         "the flange's displacement along the base frame's x, y, z this control step, in units "

@@ -237,8 +237,8 @@ class LimitMonitor:
         the episodes, where the hand's contact with the puck whips a joint past its speed limit.
         Ending the episode there (``--limits abort``) makes any contact the dangerous act and the
         policy stops pushing; charging the step and going on keeps the task worth doing. Only
-        what the robot aborts on is charged: charging speed from 90 % of the limit up (tried)
-        slowed every motion, and success fell from 66.6 % to 24 % (docs/experiments.md).
+        what the robot aborts on is charged: charging speed from 90 % of the limit up slows
+        every motion, and the task with it (measured in docs/experiments.md, "panda-push").
         """
         excess = np.maximum(self._ratio[:, 0] - 1.0, 0.0).sum(axis=1)
         return reward - self.penalty * (violated + excess)

@@ -4,7 +4,9 @@ These are the laws a robot user deploys below a policy (``robopg.envs.actions``)
 
 - ``joint``: the policy moves a joint-position target q* by at most ``VELOCITY_MARGIN`` ·
   v_max · dt per 50 Hz control step (so the target never asks for more than 90 % of Franka's
-  joint velocity limits), kept ``RANGE_MARGIN`` inside each joint's range; at every physics
+  joint velocity limits), kept ``RANGE_MARGIN`` inside each joint's range and within
+  ``TRACKING_BOUND`` of the measured angle (so a joint released by a contact cannot run past its
+  speed limit on the law's stored error); at every physics
   substep (5 ms) the actuators apply Franka's joint impedance law on top of gravity
   compensation (the MJCF's ``gravcomp``), with the torque and its rate clamped:
 
@@ -84,6 +86,15 @@ TORQUE_RATE_BOUND = 990.0
 #: limits 0.1 rad inside Franka's: a target at the range end would drive the joint onto it, and
 #: a joint at its range end is a reflex (an abort) on the real arm
 RANGE_MARGIN = 0.1
+
+#: (7,) rad: the joint target stays within this of the measured angle, δ = ``VELOCITY_MARGIN`` ·
+#: v_max · D / K. Why: where the arm is blocked (the hand pressed on the table or the puck) the
+#: policy's steps would otherwise carry the target away from q, and the law's stored K·(q* − q)
+#: throws the joint past its speed limit the moment it slips free (measured on panda-push: joint
+#: 7's filtered error 0.6 rad, torque saturated at 12 N·m, then eight control steps over 2.61
+#: rad/s). With the error bounded by δ the law's free-running speed, K·δ / D, is at most
+#: ``VELOCITY_MARGIN`` of the limit, and the most it presses with is K·δ.
+TRACKING_BOUND = VELOCITY_MARGIN * PANDA_LIMITS.velocity * JOINT_DAMPING / JOINT_STIFFNESS
 
 #: the largest flange displacement (m) per axis per control step: 0.6 m/s at 50 Hz. At the
 #: ready pose the flange reaches 0.73 m/s in every direction within the joint velocity limits
@@ -169,8 +180,9 @@ def least_squares_step(jac: np.ndarray, dx: np.ndarray, dq0: np.ndarray) -> np.n
 
 
 class JointTargetLaw:
-    """``joint``: q*ₜ₊₁ = clip(q*ₜ + a·Δ, joint range ∓ ``RANGE_MARGIN``), Δ =
-    ``VELOCITY_MARGIN``·v_max·dt; the actuators' force range follows ``torque_range``."""
+    """``joint``: q*ₜ₊₁ = clip(clip(q*ₜ + a·Δ, joint range ∓ ``RANGE_MARGIN``), q ± δ), Δ =
+    ``VELOCITY_MARGIN``·v_max·dt, δ = ``TRACKING_BOUND``; the actuators' force range follows
+    ``torque_range``."""
 
     name = "joint"
     #: the policy's action size: one target change per joint
@@ -181,6 +193,7 @@ class JointTargetLaw:
         self.step_bound = VELOCITY_MARGIN * VELOCITY_LIMITS * dt  # (7,) rad per control step
         self.low = model.jnt_range[:ARM, 0] + RANGE_MARGIN
         self.high = model.jnt_range[:ARM, 1] - RANGE_MARGIN
+        self.tracking_bound = TRACKING_BOUND.copy()  # (7,) rad: |q* − q| at most this
         #: (nu,) the actuators' torque limit, and the most the torque moves in one substep
         self.torque_limit = np.array(PANDA_LIMITS.torque)
         self.rate_step = TORQUE_RATE_BOUND * float(model.opt.timestep)
@@ -211,7 +224,9 @@ class JointTargetLaw:
         xaxis: np.ndarray,
     ) -> np.ndarray:
         step = self.joint_step(actions, ctrl, (xpos, xanchor, xaxis))
-        return np.clip(ctrl + step, self.low, self.high)
+        target = np.clip(ctrl + step, self.low, self.high)
+        q = qpos[:, :ARM]
+        return np.clip(target, q - self.tracking_bound, q + self.tracking_bound)
 
     def torque_range(self, force: np.ndarray, out: np.ndarray) -> None:
         """Write the (k, nu, 2) actuator force range of the next physics substep into ``out``,

@@ -26,7 +26,7 @@ from robopg.errors import EnvError
 
 
 class DeviceJointLaw:
-    """``JointTargetLaw`` in torch: q* ← clip(q* + clip(a, ±1)·Δ, joint range)."""
+    """``JointTargetLaw`` in torch: q* ← clip(clip(q* + clip(a, ±1)·Δ, joint range), q ± δ)."""
 
     def __init__(self, law: JointTargetLaw, device: torch.device) -> None:
         def tensor(x: object) -> torch.Tensor:
@@ -34,6 +34,7 @@ class DeviceJointLaw:
 
         self.bound = tensor(law.step_bound)
         self.low, self.high = tensor(law.low), tensor(law.high)
+        self.tracking = tensor(law.tracking_bound)
         self.home = tensor(PANDA_HOME)
         self.flange = getattr(law, "flange", -1)
         self.cartesian = isinstance(law, CartesianLaw)
@@ -57,7 +58,9 @@ class DeviceJointLaw:
             step = a * self.bound
         else:
             step = self._cartesian_step(a, ctrl, xpos, xanchor, xaxis)
-        return torch.minimum(torch.maximum(ctrl + step, self.low), self.high)
+        target = torch.minimum(torch.maximum(ctrl + step, self.low), self.high)
+        q = qpos[:, :ARM]
+        return torch.minimum(torch.maximum(target, q - self.tracking), q + self.tracking)
 
     def _cartesian_step(
         self,
