@@ -233,12 +233,13 @@ class LimitMonitor:
         − 1)), for the step ``step`` has just accounted: a step the robot would abort on costs
         ``penalty`` plus as much again per unit of speed ratio over each joint's limit.
 
-        Why this shape: on panda-push the aborts are single control steps in a few percent of
-        the episodes, where the hand's contact with the puck whips a joint past its speed limit.
-        Ending the episode there (``--limits abort``) makes any contact the dangerous act and the
-        policy stops pushing; charging the step and going on keeps the task worth doing. Only
-        what the robot aborts on is charged: charging speed from 90 % of the limit up slows
-        every motion, and the task with it (measured in docs/experiments.md, "panda-push").
+        Why this shape: on panda-push the aborts happen in a few percent of the episodes, while
+        the hand is in contact. Ending the episode there (``--limits abort``) makes any contact
+        the dangerous act and the policy stops pushing; charging the step and going on keeps the
+        task worth doing. Only what the robot aborts on is charged: charging speed from 90 % of
+        the limit up slows every motion, and the task with it. Measured in docs/experiments.md
+        ("panda-push"): it trades success for aborts; the joint law's tracking bound
+        (``franka_control.TRACKING_BOUND``) is what removes their cause.
         """
         excess = np.maximum(self._ratio[:, 0] - 1.0, 0.0).sum(axis=1)
         return reward - self.penalty * (violated + excess)

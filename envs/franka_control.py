@@ -90,10 +90,10 @@ RANGE_MARGIN = 0.1
 #: (7,) rad: the joint target stays within this of the measured angle, δ = ``VELOCITY_MARGIN`` ·
 #: v_max · D / K. Why: where the arm is blocked (the hand pressed on the table or the puck) the
 #: policy's steps would otherwise carry the target away from q, and the law's stored K·(q* − q)
-#: throws the joint past its speed limit the moment it slips free (measured on panda-push: joint
-#: 7's filtered error 0.6 rad, torque saturated at 12 N·m, then eight control steps over 2.61
-#: rad/s). With the error bounded by δ the law's free-running speed, K·δ / D, is at most
-#: ``VELOCITY_MARGIN`` of the limit, and the most it presses with is K·δ.
+#: throws the joint past its speed limit the moment it slips free (on panda-push a wrist joint
+#: held by the contact, its filtered error 0.5-0.75 rad and torque saturated at 12 N·m, then
+#: over 2.61 rad/s for about eight control steps). With the error bounded by δ the law's
+#: free-running speed, K·δ / D, is at most ``VELOCITY_MARGIN`` of the limit.
 TRACKING_BOUND = VELOCITY_MARGIN * PANDA_LIMITS.velocity * JOINT_DAMPING / JOINT_STIFFNESS
 
 #: the largest flange displacement (m) per axis per control step: 0.6 m/s at 50 Hz. At the
