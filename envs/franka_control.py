@@ -5,8 +5,8 @@ These are the laws a robot user deploys below a policy (``robopg.envs.actions``)
 - ``joint``: the policy moves a joint-position target q* by at most ``VELOCITY_MARGIN`` ·
   v_max · dt per 50 Hz control step (so the target never asks for more than 90 % of Franka's
   joint velocity limits), kept ``RANGE_MARGIN`` inside each joint's range and within
-  ``TRACKING_BOUND`` of the measured angle (so a joint released by a contact cannot run past its
-  speed limit on the law's stored error); at every physics
+  ``TRACKING_BOUND`` of the measured angle (so the law stores no large error for a contact's
+  release to turn into speed); at every physics
   substep (5 ms) the actuators apply Franka's joint impedance law on top of gravity
   compensation (the MJCF's ``gravcomp``), with the torque and its rate clamped:
 
