@@ -36,6 +36,8 @@ from robopg.train.trainer import Trainer
 TORQUE_RATE_LIMIT = 1000.0  # N·m/s, Franka's documented limit
 TORQUE_LIMIT = np.array([87.0] * 4 + [12.0] * 3)
 REACH, PUSH = TASKS["panda-reach"], TASKS["panda-push"]
+#: joint-interface steps that swing panda-push's hand down onto the table (shoulder, elbow, wrist)
+PRESS_DOWN = [0.0, 0.5, 0.0, -0.5, 0.0, 1.0, 0.0]
 
 
 def test_torque_stays_the_mjcf_and_its_motors():
@@ -101,7 +103,7 @@ def test_the_target_stays_within_the_tracking_bound_where_the_arm_is_blocked():
     np.testing.assert_allclose(
         TRACKING_BOUND * JOINT_STIFFNESS / JOINT_DAMPING, VELOCITY_MARGIN * VELOCITY_LIMITS
     )
-    down = np.tile([0.0, 0.5, 0.0, -0.5, 0.0, 1.0, 0.0], (4, 1))  # shoulder, elbow, wrist
+    down = np.tile(PRESS_DOWN, (4, 1))
 
     def errors(bounded: bool) -> np.ndarray:
         env = make_vector_env("panda-push", 4, action="joint")
@@ -158,7 +160,7 @@ def test_contacts_cannot_break_the_torque_rate_limit():
             env.law.rate_step = np.inf  # type: ignore[attr-defined]
         env.reset(2)
         rng = np.random.default_rng(0)
-        down = np.tile([0.0, 0.5, 0.0, -0.5, 0.0, 1.0, 0.0], (8, 1))  # shoulder, elbow, wrist
+        down = np.tile(PRESS_DOWN, (8, 1))
         for t in range(env.max_episode_steps - 1):
             env.step(down if t <= 30 else rng.choice([-1.0, 1.0], (8, 7)))
         return float(env.limits.peaks[:, 4].max()) * TORQUE_RATE_LIMIT
@@ -342,7 +344,7 @@ def test_attach_clamps_the_torque_rate_as_the_engine_bit_for_bit():
     from robopg.deploy.mujoco_control import Attachment, reset_data
 
     rng = np.random.default_rng(0)  # env 0 of test_contacts_cannot_break_…: binds at step 186
-    down = np.tile([0.0, 0.5, 0.0, -0.5, 0.0, 1.0, 0.0], (31, 1))
+    down = np.tile(PRESS_DOWN, (31, 1))
     flail = rng.choice([-1.0, 1.0], (160, 8, 7))[:, 0]
     actions = np.concatenate([down, flail]).astype(np.float32)
     env = make_vector_env("panda-push", 1, action="joint")
